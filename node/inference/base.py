@@ -1,0 +1,48 @@
+"""The one interface both inference backends implement."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+__all__ = ["TOP_LOGPROBS", "Backend", "Generation", "SamplingSpec"]
+
+# How many next-token alternatives a judging call asks for (vLLM's default cap).
+TOP_LOGPROBS = 20
+
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    """Everything needed to reproduce a sampled answer with the same model."""
+
+    temperature: float
+    top_p: float
+    seed: int
+    max_tokens: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    token_ids: list[int]
+    finish_reason: str
+
+
+class Backend(Protocol):
+    model_id: str
+    """The model id this backend serves (goes into signed answers)."""
+
+    async def generate(
+        self, messages: Sequence[Mapping[str, str]], sampling: SamplingSpec
+    ) -> Generation:
+        """A chat completion of `messages` with its token ids."""
+        ...
+
+    async def next_token_logprobs(self, messages: Sequence[Mapping[str, str]]) -> dict[str, float]:
+        """Top next-token log-probabilities after `messages`, whose last message is an
+        assistant prefill to be continued (one forward pass). Keys are token texts."""
+        ...
+
+    async def close(self) -> None: ...

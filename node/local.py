@@ -1,0 +1,85 @@
+"""A local swarm: N node identities in one process, one shared engine.
+
+Each node gets its own key (in `<data_dir>/node-<i>/key.json`), its own log,
+its own loopback port (`first_port + i`, or free ports for 0) and its own
+sampling: temperatures spread evenly over [0.2, 0.9] and seed i, so a swarm
+sharing one model still gives different candidates, each reproducible from the
+settings in its signed answer. All nodes know each other as static peers.
+
+The local keys use the password in `LOCAL_PASSWORD` and a cheap scrypt cost:
+they guard a loopback test swarm, not stake. Production nodes use
+`swarm keys new` and `swarm node run`.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from node.app import RunningNode, start_node
+from node.config import NodeConfig, PeerConfig, SamplingConfig, ServerConfig
+from node.identity import load_or_create
+from node.inference.base import Backend
+from node.state import Peer
+
+__all__ = ["LOCAL_PASSWORD", "LocalSwarm", "start_local_swarm", "temperatures"]
+
+LOCAL_PASSWORD = "local-swarm"
+_LOCAL_KDF_N = 2**14
+
+
+def temperatures(n: int) -> list[float]:
+    if n == 1:
+        return [0.5]
+    return [round(0.2 + 0.7 * i / (n - 1), 3) for i in range(n)]
+
+
+@dataclass
+class LocalSwarm:
+    nodes: list[RunningNode]
+
+    @property
+    def endpoint(self) -> str:
+        return self.nodes[0].url + "/v1"
+
+    async def stop(self) -> None:
+        for node in self.nodes:
+            await node.stop()
+
+
+async def start_local_swarm(
+    n: int, first_port: int, data_dir: Path, base: NodeConfig, backend: Backend
+) -> LocalSwarm:
+    """Start `n` nodes sharing `backend`; `base` supplies every other setting."""
+    if n < 1:
+        raise ValueError("a swarm needs at least one node")
+    nodes: list[RunningNode] = []
+    try:
+        for i, temperature in enumerate(temperatures(n)):
+            home = data_dir / f"node-{i}"
+            account = load_or_create(home / "key.json", LOCAL_PASSWORD, _LOCAL_KDF_N)
+            config = dataclasses.replace(
+                base,
+                server=ServerConfig(
+                    host="127.0.0.1",
+                    port=first_port + i if first_port else 0,
+                    max_body_bytes=base.server.max_body_bytes,
+                ),
+                sampling=SamplingConfig(
+                    temperature=temperature,
+                    top_p=base.sampling.top_p,
+                    seed=i,
+                    max_tokens=base.sampling.max_tokens,
+                ),
+                peers=[],
+                log_path=str(home / "consensus.db"),
+            )
+            nodes.append(await start_node(config, account, backend))
+    except BaseException:
+        for node in nodes:
+            await node.stop()
+        raise
+    for node in nodes:
+        others = [m for m in nodes if m is not node]
+        node.ctx.peers = [Peer(m.ctx.address, m.url) for m in others]
+        node.ctx.config.peers = [PeerConfig(m.ctx.address, m.url) for m in others]
+    return LocalSwarm(nodes)

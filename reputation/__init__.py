@@ -1,0 +1,25 @@
+"""The consensus log (and, later, reputation rules, proof-of-capability and audit)."""
+
+from reputation.envelope import (
+    EnvelopeError,
+    InvalidSignature,
+    canonical,
+    digest,
+    recover_sender,
+    sign_envelope,
+)
+from reputation.log import ConsensusLog, LogEntry, LogError, verify_chain, verify_log
+
+__all__ = [
+    "ConsensusLog",
+    "EnvelopeError",
+    "InvalidSignature",
+    "LogEntry",
+    "LogError",
+    "canonical",
+    "digest",
+    "recover_sender",
+    "sign_envelope",
+    "verify_chain",
+    "verify_log",
+]
