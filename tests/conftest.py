@@ -1,0 +1,95 @@
+"""Session fixtures: the real model, a real local swarm, a real vLLM OpenAI server.
+
+Each engine-backed fixture is module-scoped so that only one engine runs at a
+time on a 2-core machine; each stops every process it started.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from node.models import pull
+from tests.procs import Proc, free_port, start, wait_http, wait_line
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    path, _ = pull("smollm2-135m")  # no-op when the setup already pulled it
+    return path
+
+
+@dataclass
+class LocalSwarmProc:
+    proc: Proc
+    url: str
+    data_dir: Path
+
+
+@pytest.fixture(scope="module")
+def swarm3(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSwarmProc]:
+    """`swarm up --nodes 3` as its own process (vLLM engine in process)."""
+    home = tmp_path_factory.mktemp("swarm3")
+    port = free_port()
+    proc = start(
+        [
+            "-m",
+            "node.cli",
+            "up",
+            "--nodes",
+            "3",
+            "--port",
+            str(port),
+            "--max-tokens",
+            "48",
+            "--data-dir",
+            str(home / "data"),
+            "--no-pull",
+        ],
+        home / "swarm.log",
+    )
+    try:
+        wait_line(proc, "endpoint:")
+        wait_http(f"http://127.0.0.1:{port}/health", proc)
+        yield LocalSwarmProc(proc, f"http://127.0.0.1:{port}", home / "data")
+    finally:
+        proc.stop()
+
+
+@dataclass
+class VLLMServer:
+    proc: Proc
+    base_url: str
+
+
+@pytest.fixture(scope="module")
+def vllm_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
+    """vLLM's own OpenAI-compatible server (its `vllm serve` entry point fails on CPU)."""
+    home = tmp_path_factory.mktemp("vllm-server")
+    port = free_port()
+    proc = start(
+        [
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(model_dir),
+            "--served-model-name",
+            "smollm2-135m",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--enforce-eager",
+            "--max-model-len",
+            "2048",
+            "--disable-log-stats",
+        ],
+        home / "server.log",
+        env={"VLLM_CPU_KVCACHE_SPACE": "1"},
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", proc)
+        yield VLLMServer(proc, f"http://127.0.0.1:{port}/v1")
+    finally:
+        proc.stop()

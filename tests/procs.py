@@ -1,0 +1,89 @@
+"""Real processes for integration tests: started on loopback, stopped by PID."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+__all__ = ["Proc", "free_port", "start", "wait_http"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Proc:
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None):
+        self.log_path = log
+        self.log = log.open("w")
+        self.popen = subprocess.Popen(
+            args,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the process group at once (a node that dies mid-round)."""
+        if self.popen.poll() is None:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.popen.wait()
+
+    def stop(self, grace: float = 20.0) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        # vLLM's engine processes share the group; make sure none outlives the test.
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.log.close()
+
+
+def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> Proc:
+    return Proc([sys.executable, *args], log, env)
+
+
+def wait_http(url: str, proc: Proc, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"process exited early:\n{proc.output()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"{url} not up after {timeout} s:\n{proc.output()[-3000:]}")
+
+
+def wait_line(proc: Proc, marker: str, timeout: float = 300.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in proc.output().splitlines():
+            if marker in line:
+                return line
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"process exited early:\n{proc.output()[-3000:]}")
+        time.sleep(1)
+    raise TimeoutError(f"no '{marker}' after {timeout} s:\n{proc.output()[-3000:]}")

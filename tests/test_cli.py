@@ -1,0 +1,35 @@
+import click
+from click.testing import CliRunner
+
+from node.cli import main
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, cmd in group.commands.items():
+        yield (*prefix, name), cmd
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, (*prefix, name))
+
+
+def test_every_command_has_help_text() -> None:
+    runner = CliRunner()
+    for path, cmd in _commands(main):
+        assert cmd.help, f"swarm {' '.join(path)} has no help text"
+        result = runner.invoke(main, [*path, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+        for param in cmd.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"swarm {' '.join(path)} {param.opts[0]} has no help"
+
+
+def test_domain_errors_are_clean_messages(tmp_path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["node", "run", "--config", str(tmp_path / "none.toml")])
+    assert result.exit_code == 1
+    assert "Error: no config file" in result.output and "Traceback" not in result.output
+    result = runner.invoke(main, ["models", "pull", "gpt-17"])
+    assert result.exit_code == 1 and "unknown model" in result.output
+    bad = tmp_path / "log.db"
+    bad.write_bytes(b"garbage" * 100)
+    result = runner.invoke(main, ["log", "verify", "--db", str(bad)])
+    assert result.exit_code == 1 and "cannot open consensus log" in result.output
