@@ -1,5 +1,6 @@
 """Real processes for integration tests: started on loopback, stopped by PID."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -52,10 +53,8 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.kill()
         # vLLM's engine processes share the group; make sure none outlives the test.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.log.close()
 
 

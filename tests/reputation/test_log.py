@@ -1,3 +1,4 @@
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def test_chain_links_and_wal(tmp_path: Path) -> None:
     _fill(log, 5)
     entries = list(log.entries())
     assert entries[0].prev_digest == GENESIS
-    assert all(b.prev_digest == a.digest for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_digest == a.digest for a, b in itertools.pairwise(entries))
     assert verify_log(log) == 5
     assert log.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert log.schema_version == len(MIGRATIONS)

@@ -1,0 +1,134 @@
+"""Four nodes as separate processes on the `openai` backend, against vLLM's own
+OpenAI server; one node is killed mid-round and the round still completes."""
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from node.identity import create_keystore
+from reputation import ConsensusLog, verify_log
+from tests.procs import Proc, free_port, start, wait_http
+
+pytestmark = pytest.mark.engine
+PASSWORD = "test-password"
+
+
+@pytest.fixture(scope="module")
+def nodes(vllm_server, tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("nodes")
+    ports = [free_port() for _ in range(4)]
+    accounts = [create_keystore(home / f"n{i}" / "key.json", PASSWORD, 2**10) for i in range(4)]
+    for i, port in enumerate(ports):
+        peers = "".join(
+            f'[[peers]]\naddress = "{a.address}"\nurl = "http://127.0.0.1:{p}"\n'
+            for j, (a, p) in enumerate(zip(accounts, ports, strict=True))
+            if j != i
+        )
+        (home / f"n{i}" / "node.toml").write_text(
+            f"[server]\nport = {port}\n"
+            f'[inference]\nbackend = "openai"\nbase_url = "{vllm_server.base_url}"\n'
+            f'served_name = "smollm2-135m"\n'
+            f"[sampling]\ntemperature = {0.3 + 0.2 * i}\nseed = {i}\nmax_tokens = 160\n"
+            f"[round]\nanswer_timeout = 120\n{peers}"
+        )
+    procs: list[Proc] = []
+    try:
+        for i in range(4):
+            procs.append(
+                start(
+                    [
+                        "-m",
+                        "node.cli",
+                        "node",
+                        "run",
+                        "--config",
+                        str(home / f"n{i}" / "node.toml"),
+                    ],
+                    home / f"n{i}.log",
+                    env={"SWARM_KEY_PASSWORD": PASSWORD},
+                )
+            )
+        for proc, port in zip(procs, ports, strict=True):
+            wait_http(f"http://127.0.0.1:{port}/health", proc, timeout=60)
+        yield home, ports, accounts, procs
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+def _announces(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        try:
+            return int(
+                conn.execute("SELECT count(*) FROM messages WHERE type = 'announce'").fetchone()[0]
+            )
+        except sqlite3.OperationalError:
+            return 0
+
+
+def test_separate_processes_with_the_openai_backend(nodes) -> None:
+    home, ports, _accounts, _ = nodes
+    info = httpx.get(f"http://127.0.0.1:{ports[1]}/swarm/v1/info").json()
+    assert info["backend"] == "openai" and info["model"] == "smollm2-135m"
+    resp = httpx.post(
+        f"http://127.0.0.1:{ports[1]}/v1/chat/completions",
+        timeout=300,
+        json={
+            "model": "swarm",
+            "max_tokens": 24,
+            "messages": [{"role": "user", "content": "Name a fruit and say why you like it."}],
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    swarm = resp.json()["swarm"]
+    assert len({n for c in swarm["candidates"] for n in c["nodes"]}) == 4
+    assert not swarm["left_out"]
+    log = ConsensusLog(home / "n1" / "consensus.db")
+    answers = [e for e in log.entries(swarm["round_id"]) if e.type == "answer"]
+    assert len(answers) == 4 and all('"token_ids":[' in e.raw for e in answers)
+    assert verify_log(log) > 0
+    log.close()
+
+
+def test_a_node_killed_mid_round_is_left_out_and_the_round_completes(nodes) -> None:
+    home, ports, accounts, procs = nodes
+    victim_db = home / "n3" / "consensus.db"
+    seen = _announces(victim_db)
+    result: dict = {}
+
+    def ask() -> None:
+        result["resp"] = httpx.post(
+            f"http://127.0.0.1:{ports[0]}/v1/chat/completions",
+            timeout=600,
+            json={
+                "model": "swarm",
+                "max_tokens": 160,
+                "messages": [
+                    {"role": "user", "content": "Write a long story about a lighthouse keeper."}
+                ],
+            },
+        )
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while _announces(victim_db) == seen:  # the victim has the announcement: mid-round
+        assert time.monotonic() < deadline, "the victim never received the round"
+        time.sleep(0.05)
+    procs[3].kill()
+    thread.join(600)
+    resp = result["resp"]
+    assert resp.status_code == 200, resp.text
+    swarm = resp.json()["swarm"]
+    victim = accounts[3].address
+    assert victim in {x["node"] for x in swarm["left_out"]}
+    assert victim not in {n for c in swarm["candidates"] for n in c["nodes"]}
+    assert victim not in {j["node"] for j in swarm["judges"]}
+    assert len({n for c in swarm["candidates"] for n in c["nodes"]}) == 3
+    assert resp.json()["choices"][0]["message"]["content"]

@@ -1,0 +1,166 @@
+"""A real local swarm (`swarm up --nodes 3`, vLLM + SmolLM2 in process) over loopback HTTP."""
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_account import Account
+from openai import OpenAI
+
+from node.identity import load_keystore
+from node.local import LOCAL_PASSWORD
+from node.participant import text_digest
+from reputation import ConsensusLog, digest, sign_envelope, verify_log
+
+pytestmark = pytest.mark.engine
+POEM = [{"role": "user", "content": "Write a two-line poem about the sea."}]
+
+
+@pytest.fixture(scope="module")
+def client(swarm3) -> OpenAI:
+    return OpenAI(base_url=swarm3.url + "/v1", api_key="unused", timeout=300)
+
+
+@pytest.fixture(scope="module")
+def first_round(client: OpenAI):
+    return client.chat.completions.create(model="swarm", messages=POEM, max_tokens=32)
+
+
+def test_models_lists_swarm(client: OpenAI) -> None:
+    ids = [m.id for m in client.models.list().data]
+    assert "swarm" in ids and "smollm2-135m" in ids
+
+
+def test_plain_query_returns_the_winner_and_how_it_was_chosen(first_round, swarm3) -> None:
+    content = first_round.choices[0].message.content
+    swarm = first_round.model_extra["swarm"]
+    assert content and swarm["round_id"].startswith("0x")
+    candidates = swarm["candidates"]
+    assert len(candidates) >= 2, "three nodes at different temperatures should disagree"
+    winner = candidates[swarm["winner"]["candidate"]]
+    assert winner["digest"] == text_digest(content) == swarm["winner"]["digest"]
+    assert winner["score"] == max(c["score"] for c in candidates)
+    for c in candidates:
+        assert {"node", "score", "stderr", "digest"} <= set(c)
+    judges = {j["node"] for j in swarm["judges"]}
+    assert judges and sum(j["verdicts"] for j in swarm["judges"]) >= 2 * (len(candidates) - 1)
+    assert len({n for c in candidates for n in c["nodes"]}) == 3
+    stored = httpx.get(f"{swarm3.url}/v1/rounds/{swarm['round_id']}").json()
+    assert stored["status"] == "ok" and stored["result"]["text"] == content
+
+
+def test_streaming_with_the_sdk(client: OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="swarm", messages=POEM, max_tokens=24, stream=True
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    final = chunks[-1]
+    assert final.choices[0].finish_reason in ("stop", "length")
+    swarm = final.model_extra["swarm"]
+    assert text and swarm["winner"]["digest"] == text_digest(text)
+
+
+def test_streaming_sends_progress_comments(swarm3) -> None:
+    body = {"model": "swarm", "messages": POEM, "max_tokens": 16, "stream": True}
+    with httpx.stream("POST", f"{swarm3.url}/v1/chat/completions", json=body, timeout=300) as resp:
+        lines = [line for line in resp.iter_lines() if line]
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    comments = [line for line in lines if line.startswith(":")]
+    assert any("answering" in c for c in comments) and lines[-1] == "data: [DONE]"
+
+
+def test_every_node_log_verifies(first_round, swarm3) -> None:
+    types_seen = set()
+    for db in sorted(Path(swarm3.data_dir).glob("node-*/consensus.db")):
+        log = ConsensusLog(db)
+        assert verify_log(log) > 0
+        types_seen |= {e.type for e in log.entries()}
+        log.close()
+    assert types_seen >= {"announce", "answer", "judge_request", "verdict", "result"}
+
+
+def _error(resp: httpx.Response, status: int, code: str | None = None) -> None:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) == {"error"} and {"message", "type", "code"} <= set(body["error"])
+    assert "Traceback" not in resp.text
+    if code:
+        assert body["error"]["code"] == code
+
+
+def _rounds_total(url: str) -> float:
+    text = httpx.get(url + "/metrics").text
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("swarm_rounds_total")
+    )
+
+
+def test_bad_input_is_refused_before_any_work(swarm3, first_round) -> None:
+    url = swarm3.url
+    before = (_rounds_total(url), httpx.get(url + "/swarm/v1/info").json()["log_head"])
+
+    def post(body, **kw):
+        return httpx.post(
+            url + "/v1/chat/completions",
+            timeout=30,
+            **({"json": body} if body is not None else {}),
+            **kw,
+        )
+
+    _error(post(None, content=b"{not json", headers={"content-type": "application/json"}), 400)
+    _error(post({"model": "swarm"}), 400)
+    _error(post({"model": "gpt-4", "messages": POEM}), 400, "model_not_found")
+    _error(post({"model": "swarm", "messages": "hi"}), 400)
+    _error(post({"model": "swarm", "messages": POEM, "max_tokens": "10"}), 400)
+    _error(post({"model": "swarm", "messages": POEM, "stream": "yes"}), 400)
+    _error(post({"model": "swarm", "messages": [{"role": "robot", "content": "x"}]}), 400)
+    _error(post({"model": "swarm", "messages": [{"role": "user", "content": 5}]}), 400)
+    _error(post({"model": "swarm", "messages": POEM, "n": 2}), 400)
+    huge = [{"role": "user", "content": "x" * 20_000}]
+    _error(post({"model": "swarm", "messages": huge}), 400, "context_length_exceeded")
+    _error(
+        post({"model": "swarm", "messages": huge, "stream": True}), 400, "context_length_exceeded"
+    )
+    _error(post(None, content=b"x" * 1_100_000, headers={"content-type": "application/json"}), 413)
+    _error(httpx.get(url + "/v1/chat/completions"), 405)
+    _error(httpx.get(url + "/nope"), 404)
+    _error(httpx.get(url + "/v1/rounds/0x1234"), 404)
+    _error(httpx.post(url + "/swarm/v1/answer", json=[1, 2]), 400)
+    after = (_rounds_total(url), httpx.get(url + "/swarm/v1/info").json()["log_head"])
+    assert after == before
+
+
+def test_peer_messages_are_checked(swarm3) -> None:
+    url = swarm3.url
+    member = load_keystore(Path(swarm3.data_dir) / "node-1" / "key.json", LOCAL_PASSWORD)
+    info = httpx.get(url + "/swarm/v1/info").json()
+    round_id = "0x" + "ab" * 32
+    messages = [{"role": "user", "content": "Say hi."}]
+    payload = {
+        "messages": messages,
+        "max_tokens": 4,
+        "participants": [info["node"]],
+        "prompt_hash": digest(messages),
+        "nonce": "00",
+    }
+    answer = lambda m: httpx.post(url + "/swarm/v1/answer", json=m, timeout=60)  # noqa: E731
+
+    stranger = sign_envelope(Account.create(), "announce", round_id, payload)
+    _error(answer(stranger), 403, "unknown_sender")
+    stale = sign_envelope(member, "announce", round_id, payload, timestamp=time.time() - 3600)
+    _error(answer(stale), 401, "stale_message")
+    good = sign_envelope(member, "announce", round_id, payload)
+    _error(answer({**good, "payload": {**payload, "max_tokens": 5}}), 401, "invalid_signature")
+    ok = answer(good)
+    assert ok.status_code == 200 and ok.json()["type"] == "answer"
+    assert ok.json()["sender"] == info["node"]
+    _error(answer(good), 409, "replayed_message")
+    other = sign_envelope(member, "announce", round_id, {**payload, "max_tokens": 3})
+    _error(answer(other), 409, "equivocation")
+    assert "swarm_messages_rejected_total" in httpx.get(url + "/metrics").text
+    assert json.loads(ok.text)["payload"]["token_ids"]
