@@ -48,6 +48,48 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 
 
+def inference_options(func: F) -> F:
+    """--backend, --model and --base-url: which engine serves a node."""
+    func = click.option(
+        "--base-url", default="", help="OpenAI-compatible server (openai backend)."
+    )(func)
+    func = click.option(
+        "--model",
+        default="smollm2-135m",
+        show_default=True,
+        help="Model-store name or model directory (vllm backend).",
+    )(func)
+    return click.option(
+        "--backend",
+        type=click.Choice(["vllm", "openai"]),
+        default="vllm",
+        show_default=True,
+        help="Inference backend.",
+    )(func)
+
+
+def _serve(inference: Any, start: Callable[[Any], Awaitable[Any]]) -> None:
+    """Create the backend, `start(backend)` (returns something with `stop()`), and serve
+    until SIGINT/SIGTERM; then stop it and close the backend."""
+    from node.inference import create_backend
+
+    async def ready() -> Any:
+        with console.status(f"starting the {inference.backend} backend ({inference.model})…"):
+            backend = await create_backend(inference)
+        try:
+            return await start(backend), backend
+        except BaseException:
+            await backend.close()
+            raise
+
+    async def stop(running: Any) -> None:
+        served, backend = running
+        await served.stop()
+        await backend.close()
+
+    asyncio.run(_until_stopped(ready, stop))
+
+
 def _logging(level: str) -> None:
     # vLLM configures its own logger (to stdout) at import; keep it to warnings unless debugging.
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "DEBUG" if level == "DEBUG" else "WARNING")
@@ -96,20 +138,6 @@ def main() -> None:
     help="Port of the first node; node i listens on PORT+i (0: free ports).",
 )
 @click.option(
-    "--model",
-    default="smollm2-135m",
-    show_default=True,
-    help="Model-store name or model directory (vllm backend).",
-)
-@click.option(
-    "--backend",
-    type=click.Choice(["vllm", "openai"]),
-    default="vllm",
-    show_default=True,
-    help="Inference backend shared by all nodes.",
-)
-@click.option("--base-url", default="", help="OpenAI-compatible server (openai backend).")
-@click.option(
     "--max-tokens",
     default=256,
     show_default=True,
@@ -128,6 +156,7 @@ def main() -> None:
     show_default=True,
     help="Pull the model first if it is a store name and missing.",
 )
+@inference_options
 @log_level_option
 @domain_errors
 def up(
@@ -143,7 +172,6 @@ def up(
 ) -> None:
     """Run a local swarm of N nodes on loopback sharing one engine."""
     from node.config import InferenceConfig, NodeConfig, SamplingConfig
-    from node.inference import create_backend
     from node.local import start_local_swarm
     from node.models import KNOWN_MODELS, cache_dir
 
@@ -156,14 +184,8 @@ def up(
     )
     home = data_dir or cache_dir() / "local-swarm"
 
-    async def ready() -> Any:
-        with console.status(f"starting the {backend} backend ({model})…"):
-            engine = await create_backend(base.inference)
-        try:
-            swarm = await start_local_swarm(nodes, port, home, base, engine)
-        except BaseException:
-            await engine.close()
-            raise
+    async def start(engine: Any) -> Any:
+        swarm = await start_local_swarm(nodes, port, home, base, engine)
         table = Table(title=f"local swarm: {nodes} node(s), model {engine.model_id}")
         for column in ("node", "url", "temperature", "log"):
             table.add_column(column)
@@ -175,16 +197,11 @@ def up(
                 node.ctx.config.log_path,
             )
         console.print(table)
-        click.echo(f"endpoint: {swarm.endpoint}  (model 'swarm')", err=False)
+        click.echo(f"endpoint: {swarm.endpoint}  (model 'swarm')")
         sys.stdout.flush()
-        return swarm, engine
+        return swarm
 
-    async def stop(running: Any) -> None:
-        swarm, engine = running
-        await swarm.stop()
-        await engine.close()
-
-    asyncio.run(_until_stopped(ready, stop))
+    _serve(base.inference, start)
 
 
 @main.group()
@@ -202,20 +219,6 @@ def node() -> None:
     help="Port the node will listen on.",
 )
 @click.option(
-    "--backend",
-    type=click.Choice(["vllm", "openai"]),
-    default="vllm",
-    show_default=True,
-    help="Inference backend.",
-)
-@click.option(
-    "--model",
-    default="smollm2-135m",
-    show_default=True,
-    help="Model-store name or model directory.",
-)
-@click.option("--base-url", default="", help="OpenAI-compatible server (openai backend).")
-@click.option(
     "--temperature",
     default=0.7,
     show_default=True,
@@ -223,6 +226,7 @@ def node() -> None:
     help="This node's sampling temperature.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="This node's base seed.")
+@inference_options
 @domain_errors
 def node_init(
     directory: Path,
@@ -279,30 +283,19 @@ def node_run(config_path: Path, port: int | None, log_level: str) -> None:
     from node.app import start_node
     from node.config import load_config
     from node.identity import load_keystore
-    from node.inference import create_backend
 
     _logging(log_level)
     config = load_config(config_path, overrides={"server": {"port": port}} if port else None)
     password = os.environ.get(config.identity.password_env, "")
     account = load_keystore(config.identity.keystore, password)
 
-    async def ready() -> Any:
-        backend = await create_backend(config.inference)
-        try:
-            running = await start_node(config, account, backend)
-        except BaseException:
-            await backend.close()
-            raise
+    async def start(backend: Any) -> Any:
+        running = await start_node(config, account, backend)
         click.echo(f"node {account.address} listening on {running.url}")
         sys.stdout.flush()
-        return running, backend
+        return running
 
-    async def stop(running: Any) -> None:
-        node_, backend = running
-        await node_.stop()
-        await backend.close()
-
-    asyncio.run(_until_stopped(ready, stop))
+    _serve(config.inference, start)
 
 
 @main.group()

@@ -12,7 +12,10 @@
    has its tasks re-assigned once to other eligible judges.
 5. Aggregate: a Bradley–Terry MAP fit over all verdicts (outcome P(first
    better), unit weight, prior precision `BT_PRIOR`); the top score wins, ties
-   to the earlier candidate.
+   to the earlier candidate. When no pair at all can go to a judge who wrote
+   neither side (e.g. three nodes, two of which gave the same answer), the
+   candidate with the most authors wins by agreement; `decided_by` in the
+   result says which rule chose the winner (`judges`, `agreement`, `single`).
 The result is signed, logged and returned; the log's digest of the result goes
 in the reply. Too few answers or judges left → `RoundFailed`.
 """
@@ -245,6 +248,9 @@ class Coordinator:
         )
         authors = [c.authors for c in candidates]
         plan = assign_judges(pairs, authors, judges, seed_of(state.round_id, "judges"))
+        if not plan.assignments:
+            await progress("no neutral judge for any pair: deciding by agreement")
+            return []
         await progress(
             f"judging: {len(plan.assignments)} verdicts from "
             f"{len({a.judge for a in plan.assignments})} judges"
@@ -359,7 +365,12 @@ class Coordinator:
             scores, stderr = fit.scores.tolist(), fit.stderr.tolist()
         else:
             scores, stderr = [0.0] * len(candidates), [0.0] * len(candidates)
-        best = max(range(len(candidates)), key=lambda i: (scores[i], -i))
+        if comparisons:
+            decided_by = "judges"
+            best = max(range(len(candidates)), key=lambda i: (scores[i], -i))
+        else:
+            decided_by = "single" if len(candidates) == 1 else "agreement"
+            best = max(range(len(candidates)), key=lambda i: (len(candidates[i].authors), -i))
         judges: dict[str, int] = defaultdict(int)
         for c in comparisons:
             judges[c.judge] += 1
@@ -385,6 +396,7 @@ class Coordinator:
                 }
                 for c in candidates
             ],
+            "decided_by": decided_by,
             "judges": [{"node": j, "verdicts": n} for j, n in sorted(judges.items())],
             "copies": [c.authors for c in candidates if len(c.authors) > 1],
             "left_out": state.left_out,
