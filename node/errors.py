@@ -21,7 +21,6 @@ __all__ = [
     "ModelStoreError",
     "NodeError",
     "NotFound",
-    "PayloadTooLarge",
     "ReplayedMessage",
     "RoundFailed",
     "StaleMessage",
@@ -56,12 +55,6 @@ class NotFound(NodeError, LookupError):
     status = 404
     type = "not_found_error"
     code = "not_found"
-
-
-class PayloadTooLarge(NodeError, ValueError):
-    status = 413
-    type = "invalid_request_error"
-    code = "payload_too_large"
 
 
 class MessageRejected(NodeError, ValueError):

@@ -77,7 +77,17 @@ def bt_objective(
 ) -> float:
     """The penalised negative log-likelihood L(s) minimised by `bt_fit_pairwise`."""
     s = np.asarray(scores, dtype=np.float64)
-    i, j, y, w = _as_data(s.size, first, second, outcome, weight)
+    return _loss(s, *_as_data(s.size, first, second, outcome, weight), prior)
+
+
+def _loss(
+    s: NDArray[np.float64],
+    i: NDArray[np.intp],
+    j: NDArray[np.intp],
+    y: NDArray[np.float64],
+    w: NDArray[np.float64],
+    prior: float,
+) -> float:
     d = s[i] - s[j]
     nll = w * (y * np.logaddexp(0.0, -d) + (1.0 - y) * np.logaddexp(0.0, d))
     return float(nll.sum() + 0.5 * prior * np.dot(s, s))
@@ -106,7 +116,7 @@ def bt_fit_pairwise(
     n = n_items
     s = np.zeros(n)
     flat_ii, flat_jj, flat_ij = i * n + i, j * n + j, i * n + j
-    loss = bt_objective(s, i, j, y, w, prior)
+    loss = _loss(s, i, j, y, w, prior)
     for it in range(1, max_iter + 1):
         p = _sigmoid(s[i] - s[j])
         r = w * (p - y)
@@ -118,7 +128,7 @@ def bt_fit_pairwise(
         t = 1.0
         while True:  # backtracking keeps each step a descent step
             candidate = s - t * step
-            new_loss = bt_objective(candidate, i, j, y, w, prior)
+            new_loss = _loss(candidate, i, j, y, w, prior)
             if new_loss <= loss + 1e-12 * abs(loss) or t < 1e-8:
                 break
             t *= 0.5
