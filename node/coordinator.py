@@ -43,7 +43,14 @@ from ranking.errors import SwarmError
 from reputation.envelope import canonical, digest, sign_envelope
 from verification.grouping import group_identical
 
-__all__ = ["BT_PRIOR", "Coordinator", "Progress", "round_id_for", "seed_of"]
+__all__ = [
+    "BT_PRIOR",
+    "Coordinator",
+    "Progress",
+    "no_progress",
+    "round_id_for",
+    "seed_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +95,13 @@ class RoundState:
     round_id: str
     messages: list[dict[str, str]]
     started: float
+    prompt_hash: str = ""
     left_out: list[dict[str, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
-async def _quiet(_: str) -> None:
+async def no_progress(_: str) -> None:
+    """The default progress callback: say nothing."""
     return None
 
 
@@ -123,12 +132,12 @@ class Coordinator:
         self.ctx.metrics.peer_failures.labels(phase).inc()
 
     async def run(
-        self, messages: list[dict[str, str]], max_tokens: int, progress: Progress = _quiet
+        self, messages: list[dict[str, str]], max_tokens: int, progress: Progress = no_progress
     ) -> dict[str, Any]:
         ctx = self.ctx
         nonce = os.urandom(16).hex()
         round_id = round_id_for(messages, max_tokens, ctx.address, nonce)
-        state = RoundState(round_id, messages, time.time())
+        state = RoundState(round_id, messages, time.time(), digest(messages))
         try:
             with ctx.metrics.round_seconds.time():
                 out = await self._run(state, max_tokens, nonce, progress)
@@ -163,7 +172,7 @@ class Coordinator:
                     "messages": state.messages,
                     "max_tokens": max_tokens,
                     "participants": participants,
-                    "prompt_hash": digest(state.messages),
+                    "prompt_hash": state.prompt_hash,
                     "nonce": nonce,
                 }
             ).model_dump(),
@@ -208,9 +217,7 @@ class Coordinator:
                 payload = payload_of(AnswerPayload, reply)
                 if reply["sender"] != address:
                     raise PeerFailure("answer signed by another node")
-                if payload.announce != announce_digest or payload.prompt_hash != digest(
-                    state.messages
-                ):
+                if payload.announce != announce_digest or payload.prompt_hash != state.prompt_hash:
                     raise PeerFailure("answer is for another announcement")
             except (SwarmError, ValidationError, TypeError) as exc:
                 self._leave_out(state, address, "answer", exc)
@@ -378,7 +385,7 @@ class Coordinator:
             "round_id": state.round_id,
             "coordinator": ctx.address,
             "announce": digest(announce),
-            "prompt_hash": digest(state.messages),
+            "prompt_hash": state.prompt_hash,
             "winner": {
                 "candidate": best,
                 "node": candidates[best].authors[0],

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node.app import RunningNode, start_node
-from node.config import NodeConfig, PeerConfig, SamplingConfig, ServerConfig
+from node.config import NodeConfig, SamplingConfig, ServerConfig
 from node.identity import load_or_create
 from node.inference.base import Backend
 from node.state import Peer
@@ -81,5 +81,4 @@ async def start_local_swarm(
     for node in nodes:
         others = [m for m in nodes if m is not node]
         node.ctx.peers = [Peer(m.ctx.address, m.url) for m in others]
-        node.ctx.config.peers = [PeerConfig(m.ctx.address, m.url) for m in others]
     return LocalSwarm(nodes)

@@ -10,7 +10,7 @@ generation by this node alone (useful as a baseline), honouring the client's
 import time
 from typing import Any
 
-from node.coordinator import Coordinator, Progress, _quiet
+from node.coordinator import Coordinator, Progress, no_progress
 from node.errors import BadRequest, NotFound
 from node.inference.base import SamplingSpec
 from node.participant import serve_answer, serve_judge
@@ -89,7 +89,7 @@ class SwarmService:
         return messages, min(request.token_limit() or cap, cap)
 
     async def complete(
-        self, request: ChatCompletionRequest, progress: Progress = _quiet
+        self, request: ChatCompletionRequest, progress: Progress = no_progress
     ) -> dict[str, Any]:
         messages, max_tokens = self.check(request)
         if request.model == SWARM_MODEL:

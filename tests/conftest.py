@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from node.models import pull
-from tests.procs import Proc, free_port, start, wait_http, wait_line
+from tests.procs import Proc, free_port, running
 
 
 @pytest.fixture(scope="session")
@@ -32,29 +32,23 @@ def swarm3(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """`swarm up --nodes 3` as its own process (vLLM engine in process)."""
     home = tmp_path_factory.mktemp("swarm3")
     port = free_port()
-    proc = start(
-        [
-            "-m",
-            "node.cli",
-            "up",
-            "--nodes",
-            "3",
-            "--port",
-            str(port),
-            "--max-tokens",
-            "48",
-            "--data-dir",
-            str(home / "data"),
-            "--no-pull",
-        ],
-        home / "swarm.log",
-    )
-    try:
-        wait_line(proc, "endpoint:")
-        wait_http(f"http://127.0.0.1:{port}/health", proc)
-        yield LocalSwarmProc(proc, f"http://127.0.0.1:{port}", home / "data")
-    finally:
-        proc.stop()
+    args = [
+        "-m",
+        "node.cli",
+        "up",
+        "--nodes",
+        "3",
+        "--port",
+        str(port),
+        "--max-tokens",
+        "48",
+        "--data-dir",
+        str(home / "data"),
+        "--no-pull",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with running(args, home / "swarm.log", url + "/health", marker="endpoint:") as proc:
+        yield LocalSwarmProc(proc, url, home / "data")
 
 
 @dataclass
@@ -68,28 +62,24 @@ def vllm_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     """vLLM's own OpenAI-compatible server (its `vllm serve` entry point fails on CPU)."""
     home = tmp_path_factory.mktemp("vllm-server")
     port = free_port()
-    proc = start(
-        [
-            "-m",
-            "vllm.entrypoints.openai.api_server",
-            "--model",
-            str(model_dir),
-            "--served-model-name",
-            "smollm2-135m",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--enforce-eager",
-            "--max-model-len",
-            "2048",
-            "--disable-log-stats",
-        ],
-        home / "server.log",
-        env={"VLLM_CPU_KVCACHE_SPACE": "1"},
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", proc)
-        yield VLLMServer(proc, f"http://127.0.0.1:{port}/v1")
-    finally:
-        proc.stop()
+    args = [
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model_dir),
+        "--served-model-name",
+        "smollm2-135m",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--enforce-eager",
+        "--max-model-len",
+        "2048",
+        "--disable-log-stats",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with running(
+        args, home / "server.log", url + "/health", env={"VLLM_CPU_KVCACHE_SPACE": "1"}
+    ) as proc:
+        yield VLLMServer(proc, url + "/v1")

@@ -7,11 +7,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-__all__ = ["Proc", "free_port", "start", "wait_http"]
+__all__ = ["Proc", "free_port", "running", "start", "wait_http", "wait_line"]
 
 
 def free_port() -> int:
@@ -86,3 +88,23 @@ def wait_line(proc: Proc, marker: str, timeout: float = 300.0) -> str:
             raise RuntimeError(f"process exited early:\n{proc.output()[-3000:]}")
         time.sleep(1)
     raise TimeoutError(f"no '{marker}' after {timeout} s:\n{proc.output()[-3000:]}")
+
+
+@contextmanager
+def running(
+    args: list[str],
+    log: Path,
+    health_url: str,
+    env: dict[str, str] | None = None,
+    marker: str | None = None,
+) -> Iterator[Proc]:
+    """Start a process, wait until `marker` is printed (if given) and `health_url`
+    answers 200, and stop the process (and its group) on exit."""
+    proc = start(args, log, env)
+    try:
+        if marker:
+            wait_line(proc, marker)
+        wait_http(health_url, proc)
+        yield proc
+    finally:
+        proc.stop()
