@@ -7,31 +7,16 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from ranking.errors import SwarmError
+from node.cli_eval import evaluate
+from node.cli_options import F, console, domain_errors, json_option
 
 __all__ = ["main"]
-
-console = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def domain_errors(func: F) -> F:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (SwarmError, OSError) as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
 
 
 def log_level_option(func: F) -> F:
@@ -42,10 +27,6 @@ def log_level_option(func: F) -> F:
         type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
         help="Logging verbosity of the node.",
     )(func)
-
-
-def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 
 
 def inference_options(func: F) -> F:
@@ -447,6 +428,8 @@ def log_verify(db_path: Path) -> None:
         log.close()
     click.echo(f"{count} messages: hash chain and signatures verify")
 
+
+main.add_command(evaluate)
 
 if __name__ == "__main__":
     main()
