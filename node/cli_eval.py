@@ -89,7 +89,10 @@ def _emit(file: Path, report: Any, as_json: bool, unit: str) -> None:
     }
     swarms = report.details.get("swarms")
     if swarms:
-        body["swarms"] = {**swarms, "methods": {k: round(v, 4) for k, v in swarms["methods"].items()}}
+        body["swarms"] = {
+            **swarms,
+            "methods": {k: round(v, 4) for k, v in swarms["methods"].items()},
+        }
     if as_json:
         click.echo(json.dumps(body, indent=2))
         return

@@ -10,12 +10,17 @@
 4. Judge: a sparse pair design seeded with the round id; each pair goes, in
    both orders, to one judge who wrote neither candidate. A judge that fails
    has its tasks re-assigned once to other eligible judges.
-5. Aggregate: a Bradley–Terry MAP fit over all verdicts (outcome P(first
-   better), unit weight, prior precision `BT_PRIOR`); the top score wins, ties
-   to the earlier candidate. When no pair at all can go to a judge who wrote
-   neither side (e.g. three nodes, two of which gave the same answer), the
-   candidate with the most authors wins by agreement; `decided_by` in the
-   result says which rule chose the winner (`judges`, `agreement`, `single`).
+5. Aggregate: CrowdBT (`ranking.consensus.rank_round`): Bradley–Terry scores
+   (prior precision `BT_PRIOR`) and each judge's reliability η fitted jointly
+   on all verdicts (outcome P(first better), unit weight), η's prior from the
+   judge's record of agreeing with past rounds' consensus in this node's log
+   (`node.records`); the top score wins, ties to the earlier candidate. Scores
+   carry Laplace standard errors and 95% intervals; judges carry η and their
+   agreement with this round's consensus, which feeds later rounds. When no
+   pair at all can go to a judge who wrote neither side (e.g. three nodes, two
+   of which gave the same answer), the candidate with the most authors wins by
+   agreement; `decided_by` in the result says which rule chose the winner
+   (`judges`, `agreement`, `single`).
 The result is signed, logged and returned; the log's digest of the result goes
 in the reply. Too few answers or judges left → `RoundFailed`.
 """
@@ -36,8 +41,9 @@ from node.errors import RoundFailed
 from node.participant import serve_answer, serve_judge, text_digest
 from node.peers import PeerClient, PeerFailure
 from node.protocol import AnnouncePayload, AnswerPayload, VerdictPayload, payload_of
+from node.records import judge_records
 from node.state import NodeContext
-from ranking.bt import bt_fit_pairwise
+from ranking.consensus import rank_round
 from ranking.designs import Assignment, assign_judges, pair_design, weighted_draw
 from ranking.errors import SwarmError
 from reputation.envelope import canonical, digest, sign_envelope
@@ -361,23 +367,24 @@ class Coordinator:
         comparisons: list[Comparison],
     ) -> dict[str, Any]:
         ctx = self.ctx
+        n = len(candidates)
         if comparisons:
-            fit = bt_fit_pairwise(
-                len(candidates),
+            ranking = rank_round(
+                n,
                 [c.first for c in comparisons],
                 [c.second for c in comparisons],
                 [c.p_first for c in comparisons],
+                [c.judge for c in comparisons],
+                judge_records(ctx.log),
                 prior=BT_PRIOR,
             )
-            scores, stderr = fit.scores.tolist(), fit.stderr.tolist()
-        else:
-            scores, stderr = [0.0] * len(candidates), [0.0] * len(candidates)
-        if comparisons:
+            scores, stderr, interval = ranking.scores, ranking.stderr, ranking.interval
             decided_by = "judges"
-            best = max(range(len(candidates)), key=lambda i: (scores[i], -i))
+            best = max(range(n), key=lambda i: (scores[i], -i))
         else:
-            decided_by = "single" if len(candidates) == 1 else "agreement"
-            best = max(range(len(candidates)), key=lambda i: (len(candidates[i].authors), -i))
+            scores, stderr, interval = [0.0] * n, [0.0] * n, [(0.0, 0.0)] * n
+            decided_by = "single" if n == 1 else "agreement"
+            best = max(range(n), key=lambda i: (len(candidates[i].authors), -i))
         judges: dict[str, int] = defaultdict(int)
         for c in comparisons:
             judges[c.judge] += 1
@@ -399,12 +406,22 @@ class Coordinator:
                     "digest": c.digest,
                     "score": round(scores[c.index], 6),
                     "stderr": round(stderr[c.index], 6),
+                    "interval": [round(x, 6) for x in interval[c.index]],
                     "answers": c.answers,
                 }
                 for c in candidates
             ],
             "decided_by": decided_by,
-            "judges": [{"node": j, "verdicts": n} for j, n in sorted(judges.items())],
+            "judges": [
+                {
+                    "node": j,
+                    "verdicts": count,
+                    "reliability": round(ranking.reliability[j], 6),
+                    "agreed": round(ranking.agreement[j].agreed, 6),
+                    "disagreed": round(ranking.agreement[j].disagreed, 6),
+                }
+                for j, count in sorted(judges.items())
+            ],
             "copies": [c.authors for c in candidates if len(c.authors) > 1],
             "left_out": state.left_out,
         }

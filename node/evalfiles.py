@@ -53,7 +53,10 @@ def read_judgments(path: Path) -> JudgmentTable:
     cats: dict[str, int] = {}
     gold: list[int] = []
     category: list[int] = []
-    cols: tuple[list[int], list[int], list[int], list[float]] = ([], [], [], [])
+    pair_col: list[int] = []
+    judge_col: list[int] = []
+    first_col: list[int] = []
+    outcome_col: list[float] = []
     for line, row in _rows(path, JUDGMENT_COLUMNS):
         g = row["gold"].strip()
         if g not in ("1", "2"):
@@ -74,9 +77,11 @@ def read_judgments(path: Path) -> JudgmentTable:
                 continue
             if value not in _VERDICT:
                 raise _bad(path, line, f"{column} must be 1, 2, 0 or blank, got {value!r}")
-            support = _VERDICT[value]  # for output_1; shown second when swapped
-            for col, item in zip(cols, (pairs[pid], judge, first, support if first == 0 else 1 - support)):
-                col.append(item)  # type: ignore[arg-type]
+            support = _VERDICT[value]  # for output_1, which is shown second when swapped
+            pair_col.append(pairs[pid])
+            judge_col.append(judge)
+            first_col.append(first)
+            outcome_col.append(support if first == 0 else 1 - support)
     if not pairs:
         raise _bad(path, 1, "no rows")
     return JudgmentTable(
@@ -85,10 +90,10 @@ def read_judgments(path: Path) -> JudgmentTable:
         category_names=list(cats),
         gold=np.array(gold, dtype=np.intp),
         judges=list(judges),
-        pair=np.array(cols[0], dtype=np.intp),
-        judge=np.array(cols[1], dtype=np.intp),
-        first=np.array(cols[2], dtype=np.intp),
-        outcome=np.array(cols[3], dtype=np.float64),
+        pair=np.array(pair_col, dtype=np.intp),
+        judge=np.array(judge_col, dtype=np.intp),
+        first=np.array(first_col, dtype=np.intp),
+        outcome=np.array(outcome_col, dtype=np.float64),
     )
 
 
@@ -108,7 +113,8 @@ def read_answers(path: Path) -> AnswerTable:
         if not g:
             raise _bad(path, line, "empty gold answer")
         distinct: dict[str, int] = {}
-        codes.append([distinct.setdefault(a, len(distinct)) if (a := row[m].strip()) else -1 for m in members])
+        answers = [row[m].strip() for m in members]
+        codes.append([distinct.setdefault(a, len(distinct)) if a else -1 for a in answers])
         gold.append(distinct.get(g, -1))
         ids.append(row["question_id"].strip())
         category.append(cats.setdefault(row["category"].strip(), len(cats)))

@@ -47,10 +47,8 @@ def majority_scores(votes: ArrayLike, n_candidates: int, weight: ArrayLike | Non
     w = np.ones(v.shape) if weight is None else np.broadcast_to(np.asarray(weight, float), v.shape)
     rows = np.broadcast_to(np.arange(v.shape[0])[:, None], v.shape)
     ok = v >= 0
-    flat = np.bincount(
-        rows[ok] * n_candidates + v[ok], w[ok], v.shape[0] * n_candidates
-    )
-    out: Floats = flat.reshape(v.shape[0], n_candidates)
+    flat = np.bincount(rows[ok] * n_candidates + v[ok], w[ok], v.shape[0] * n_candidates)
+    out: Floats = flat.reshape(v.shape[0], n_candidates).astype(np.float64)
     return out
 
 

@@ -97,11 +97,10 @@ def win_matrix(
     return _wins(n_items, i, j, y, w)
 
 
-def _wins(
-    n: int, i: NDArray[np.intp], j: NDArray[np.intp], y: Floats, w: Floats
-) -> Floats:
+def _wins(n: int, i: NDArray[np.intp], j: NDArray[np.intp], y: Floats, w: Floats) -> Floats:
     flat = np.bincount(i * n + j, w * y, n * n) + np.bincount(j * n + i, w * (1.0 - y), n * n)
-    return flat.reshape(n, n)
+    out: Floats = flat.reshape(n, n).astype(np.float64)
+    return out
 
 
 def _sigmoid(x: Floats) -> Floats:
@@ -192,7 +191,9 @@ def bt_fit_batch(
     for it in range(1, max_iter + 1):
         expected = total * _sigmoid(s[:, :, None] - s[:, None, :])  # T_ij·p_ij
         grad = expected.sum(axis=2) - won + prior * s
-        hess = curvature_hessian(expected * expected.transpose(0, 2, 1) / _nonzero(total), prior)  # T·p·(1−p)
+        hess = curvature_hessian(
+            expected * expected.transpose(0, 2, 1) / _nonzero(total), prior
+        )  # T·p·(1−p)
         if b == 0:
             return BTFit(s, s.copy(), it)
         step = newton_solve(hess, grad)
@@ -231,7 +232,8 @@ def newton_solve(hess: Floats, grad: Floats) -> Floats:
     if hess.shape[0] == 1:  # one large problem: Cholesky is about twice as fast as LU
         out: Floats = scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess[0]), grad[0])[None]
         return out
-    return np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+    batched: Floats = np.linalg.solve(hess, grad[:, :, None])[:, :, 0].astype(np.float64)
+    return batched
 
 
 def laplace_stderr(hess: Floats) -> Floats:

@@ -198,7 +198,7 @@ class _Data:
             np.bincount(self.row_first, g, self.b * self.n)
             - np.bincount(self.row_second, g, self.b * self.n)
         ).reshape(self.b, self.n) + self.prior * s
-        cells = np.bincount(self.cell, c, self.size).reshape(self.b, self.n, self.n)
+        cells = np.bincount(self.cell, c, self.size).reshape(self.b, self.n, self.n) * 1.0
         hess = curvature_hessian(cells + cells.transpose(0, 2, 1), self.prior)
         step = newton_solve(hess, grad)
         loss = self.objective(s, eta)

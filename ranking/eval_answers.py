@@ -198,9 +198,11 @@ def _evaluate_set(
         got = {name: c[scored].mean() for name, c in fixed.items()}
         got["swarm"] = _swarm_credit(t, scored_items, members, rep, k).mean()
         best = members[rep.accuracy[members].argmax(axis=0)][t.category]
-        got["best_single_calibrated"] = right[np.arange(len(best)), np.searchsorted(members, best)][
-            scored
-        ].mean() if np.all(np.diff(members) > 0) else np.nan
+        got["best_single_calibrated"] = (
+            right[np.arange(len(best)), np.searchsorted(members, best)][scored].mean()
+            if np.all(np.diff(members) > 0)
+            else np.nan
+        )
         got["best_single_hindsight"] = right[scored].mean(axis=0).max()
         for name, value in got.items():
             sums[name] = sums.get(name, 0.0) + float(value) / n_rotations
@@ -217,7 +219,7 @@ def evaluate_answers(
     progress: Progress | None = None,
 ) -> EvalReport:
     """Accuracy per method for all members, and the mean over random swarms of `swarm_size`."""
-    if not 1 <= max_answerers:
+    if not max_answerers >= 1:
         raise InvalidTable("max_answerers must be at least 1")
     say = progress or (lambda _: None)
     everyone = np.arange(len(t.members))

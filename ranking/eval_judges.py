@@ -82,7 +82,9 @@ def _fixed_methods(t: JudgmentTable) -> dict[str, Floats]:
     hard = (t.outcome == 0) | (t.outcome == 1)
     ilsr = np.zeros((n, 2))
     order = np.argsort(t.pair[hard], kind="stable")
-    by_pair = np.split(np.flatnonzero(hard)[order], np.cumsum(np.bincount(t.pair[hard], minlength=n))[:-1])
+    by_pair = np.split(
+        np.flatnonzero(hard)[order], np.cumsum(np.bincount(t.pair[hard], minlength=n))[:-1]
+    )
     for p, rows in enumerate(by_pair):
         won = t.outcome[rows] == 1
         winners = np.where(won, v.first[rows], v.second[rows])
@@ -101,13 +103,17 @@ def _judge_records(t: JudgmentTable, rows: NDArray[np.bool_], n_cat: int) -> tup
     key = t.judge * n_cat + t.category[t.pair]
     size = len(t.judges) * n_cat
     return (
-        np.bincount(key[rows], agree[rows], size),
-        np.bincount(key[rows], 1.0 - agree[rows], size),
+        np.bincount(key[rows], agree[rows], size).astype(np.float64),
+        np.bincount(key[rows], 1.0 - agree[rows], size).astype(np.float64),
     )
 
 
 def _swarm(
-    t: JudgmentTable, rows: NDArray[np.bool_], rep_key: NDArray[np.intp], agreed: Floats, disagreed: Floats
+    t: JudgmentTable,
+    rows: NDArray[np.bool_],
+    rep_key: NDArray[np.intp],
+    agreed: Floats,
+    disagreed: Floats,
 ) -> Floats:
     """Per-pair credit of a node's rule: CrowdBT per round, one η per judge per round,
     its prior from the judge's record under `rep_key`."""

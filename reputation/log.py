@@ -186,6 +186,13 @@ class ConsensusLog:
         out["result"] = json.loads(out["result"]) if out["result"] else None
         return out
 
+    def recent_results(self, limit: int) -> list[dict[str, Any]]:
+        """Results of the latest `limit` finished rounds, newest first."""
+        rows = self.db["rounds"].rows_where(
+            "status = ? AND result IS NOT NULL", ["ok"], order_by="created DESC", limit=limit
+        )
+        return [json.loads(r["result"]) for r in rows]
+
     def close(self) -> None:
         self.db.close()
 

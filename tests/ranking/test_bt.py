@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ranking import InvalidComparisons, NotConverged, bt_fit_pairwise, bt_objective
+from ranking.bt import bt_fit_batch, win_matrix
 
 CASES = json.loads((Path(__file__).parents[1] / "data" / "bt_cases.json").read_text())
 
@@ -142,3 +143,26 @@ def test_planted_strengths_are_recovered() -> None:
     fit = bt_fit_pairwise(8, i, j, y, prior=1e-3)
     np.testing.assert_allclose(fit.scores, truth - truth.mean(), atol=0.1)
     assert np.all(np.abs(fit.scores - (truth - truth.mean())) < 4 * fit.stderr)
+
+
+def test_a_batch_fits_each_problem_as_if_alone() -> None:
+    rng = np.random.default_rng(5)
+    problems = []
+    for _ in range(4):
+        i, j = rng.integers(0, 4, 30), rng.integers(0, 4, 30)
+        keep = i != j
+        problems.append((i[keep], j[keep], rng.random(keep.sum())))
+    wins = np.stack([win_matrix(4, i, j, y) for i, j, y in problems])
+    batch = bt_fit_batch(wins, prior=0.1)
+    for b, (i, j, y) in enumerate(problems):
+        alone = bt_fit_pairwise(4, i, j, y, prior=0.1)
+        np.testing.assert_allclose(batch.scores[b], alone.scores, atol=1e-8)
+        np.testing.assert_allclose(batch.stderr[b], alone.stderr, atol=1e-8)
+
+
+def test_stderr_is_the_inverse_hessian_diagonal() -> None:
+    # Two items, w verdicts each way: H = [[c+λ, −c], [−c, c+λ]], c = 2w·¼ at s = 0.
+    fit = bt_fit_pairwise(2, [0, 1], [1, 0], [1.0, 1.0], weight=[3, 3], prior=0.5)
+    c, lam = 6 * 0.25, 0.5
+    expected = np.sqrt(np.diag(np.linalg.inv([[c + lam, -c], [-c, c + lam]])))
+    np.testing.assert_allclose(fit.stderr, expected, atol=1e-12)

@@ -1,0 +1,84 @@
+"""A node's ranking of one round: CrowdBT over the round's verdicts.
+
+Each judge's reliability η has a Beta prior from its record (`JudgeRecord`:
+how often its past verdicts agreed with the consensus that followed). The fit
+returns, per candidate, a score with its Laplace standard error and a 95%
+interval (score ± 1.96·stderr), and per judge its reliability estimated in this
+round and how far its verdicts agreed with this round's consensus (the record
+the next rounds' priors are built from).
+
+A record's weight in the prior is capped at `RECORD_CAP` pseudo-verdicts, so a
+long good record cannot shield a judge that turns: data in one round can still
+move its η.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.crowd import Verdicts, crowd_bt_fit, reliability_prior
+
+__all__ = ["RECORD_CAP", "JudgeRecord", "RoundRanking", "rank_round"]
+
+RECORD_CAP = 40.0
+Z95 = 1.959964
+
+
+@dataclass(frozen=True)
+class JudgeRecord:
+    """Verdict weight that agreed / disagreed with the consensus of past rounds."""
+
+    agreed: float = 0.0
+    disagreed: float = 0.0
+
+    def capped(self) -> "JudgeRecord":
+        total = self.agreed + self.disagreed
+        if total <= RECORD_CAP:
+            return self
+        scale = RECORD_CAP / total
+        return JudgeRecord(self.agreed * scale, self.disagreed * scale)
+
+
+@dataclass(frozen=True)
+class RoundRanking:
+    scores: list[float]
+    stderr: list[float]
+    interval: list[tuple[float, float]]
+    reliability: dict[str, float]
+    agreement: dict[str, JudgeRecord]
+
+
+def rank_round(
+    n_candidates: int,
+    first: Sequence[int],
+    second: Sequence[int],
+    p_first: Sequence[float],
+    judges: Sequence[str],
+    records: dict[str, JudgeRecord],
+    prior: float,
+) -> RoundRanking:
+    """Scores and judges' reliability for one round's verdicts (first ≻ second w.p. p_first)."""
+    names = sorted(set(judges))
+    index = {name: k for k, name in enumerate(names)}
+    past = [records.get(name, JudgeRecord()).capped() for name in names]
+    a, b = reliability_prior([r.agreed for r in past], [r.disagreed for r in past])
+    v = Verdicts.of(
+        np.zeros(len(first), np.intp), first, second, p_first, [index[j] for j in judges]
+    )
+    fit = crowd_bt_fit(v, 1, n_candidates, a, b, prior=prior)
+    s, se = fit.scores[0], fit.stderr[0]
+    d = s[v.first] - s[v.second]
+    support = np.where(d > 0, v.outcome, np.where(d < 0, 1 - v.outcome, 0.5))
+    agreed = np.bincount(v.judge, support, len(names))
+    seen = np.bincount(v.judge, minlength=len(names))
+    return RoundRanking(
+        scores=s.tolist(),
+        stderr=se.tolist(),
+        interval=[(float(x - Z95 * e), float(x + Z95 * e)) for x, e in zip(s, se, strict=True)],
+        reliability={n: float(fit.reliability[k]) for k, n in enumerate(names)},
+        agreement={
+            n: JudgeRecord(float(agreed[k]), float(seen[k] - agreed[k]))
+            for k, n in enumerate(names)
+        },
+    )
