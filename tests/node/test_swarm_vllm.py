@@ -44,8 +44,13 @@ def test_plain_query_returns_the_winner_and_how_it_was_chosen(first_round, swarm
     assert winner["score"] == max(c["score"] for c in candidates)
     for c in candidates:
         assert {"node", "score", "stderr", "digest"} <= set(c)
+        low, high = c["interval"]
+        assert low < c["score"] < high and c["stderr"] > 0
     judges = {j["node"] for j in swarm["judges"]}
     assert judges and sum(j["verdicts"] for j in swarm["judges"]) >= 2 * (len(candidates) - 1)
+    for j in swarm["judges"]:  # reliability estimated in the round; agreement feeds later rounds
+        assert 0 < j["reliability"] < 1
+        assert j["agreed"] + j["disagreed"] == pytest.approx(j["verdicts"])
     assert len({n for c in candidates for n in c["nodes"]}) == 3
     stored = httpx.get(f"{swarm3.url}/v1/rounds/{swarm['round_id']}").json()
     assert stored["status"] == "ok" and stored["result"]["text"] == content
