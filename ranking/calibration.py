@@ -17,7 +17,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from ranking.tables import InvalidTable
 
-__all__ = ["DEFAULT_ROTATIONS", "calibration_folds", "rotations", "smoothed_rate"]
+__all__ = [
+    "DEFAULT_ROTATIONS",
+    "calibration_folds",
+    "calibration_note",
+    "rotations",
+    "smoothed_rate",
+]
 
 DEFAULT_ROTATIONS = 5
 
@@ -52,3 +58,17 @@ def smoothed_rate(hits: ArrayLike, total: ArrayLike) -> NDArray[np.float64]:
     """(hits + 1) / (total + 2): a success rate that is defined without data."""
     out: NDArray[np.float64] = (np.asarray(hits, float) + 1.0) / (np.asarray(total, float) + 2.0)
     return out
+
+
+def calibration_note(n_rotations: int, seed: int) -> dict[str, object]:
+    """How reputation was obtained, for a report."""
+    return {
+        "fraction": round(1 / n_rotations, 4),
+        "rotations": n_rotations,
+        "seed": seed,
+        "how": (
+            "items split per category into folds; each rotation takes one fold's gold "
+            "labels as the calibration split for reputation and scores the others; "
+            "accuracy is the mean over rotations"
+        ),
+    }

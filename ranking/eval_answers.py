@@ -42,9 +42,9 @@ from numpy.typing import NDArray
 
 from ranking.baselines import credit, ilsr_scores, majority_scores
 from ranking.bt import bt_fit_batch
-from ranking.calibration import DEFAULT_ROTATIONS, rotations, smoothed_rate
+from ranking.calibration import DEFAULT_ROTATIONS, calibration_note, rotations, smoothed_rate
 from ranking.crowd import Verdicts, crowd_bt_fit, reliability_prior
-from ranking.eval_judges import BT_PRIOR, EvalReport, _calibration_note
+from ranking.eval_judges import BT_PRIOR, EvalReport
 from ranking.tables import AnswerTable, InvalidTable
 
 __all__ = ["DEFAULT_SWARMS", "MAX_ANSWERERS", "evaluate_answers"]
@@ -197,12 +197,8 @@ def _evaluate_set(
         chosen_k.append(k)
         got = {name: c[scored].mean() for name, c in fixed.items()}
         got["swarm"] = _swarm_credit(t, scored_items, members, rep, k).mean()
-        best = members[rep.accuracy[members].argmax(axis=0)][t.category]
-        got["best_single_calibrated"] = (
-            right[np.arange(len(best)), np.searchsorted(members, best)][scored].mean()
-            if np.all(np.diff(members) > 0)
-            else np.nan
-        )
+        pick = rep.accuracy[members].argmax(axis=0)[t.category]  # position in `members`
+        got["best_single_calibrated"] = right[np.arange(pick.size), pick][scored].mean()
         got["best_single_hindsight"] = right[scored].mean(axis=0).max()
         for name, value in got.items():
             sums[name] = sums.get(name, 0.0) + float(value) / n_rotations
@@ -245,6 +241,6 @@ def evaluate_answers(
     return EvalReport(
         items=len(t.item_ids),
         methods=methods,
-        calibration=_calibration_note(n_rotations, seed),
+        calibration=calibration_note(n_rotations, seed),
         details=details,
     )

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from ranking.baselines import credit, ilsr_scores
 from ranking.bt import bt_fit_batch
-from ranking.calibration import DEFAULT_ROTATIONS, rotations, smoothed_rate
+from ranking.calibration import DEFAULT_ROTATIONS, calibration_note, rotations, smoothed_rate
 from ranking.crowd import Verdicts, crowd_bt_fit, reliability_prior
 from ranking.tables import InvalidTable, JudgmentTable
 
@@ -160,19 +160,6 @@ def evaluate_judgments(
     return EvalReport(
         items=n,
         methods=sums,
-        calibration=_calibration_note(n_rotations, seed),
+        calibration=calibration_note(n_rotations, seed),
         details={"best_judge_hindsight": t.judges[hindsight]},
     )
-
-
-def _calibration_note(n_rotations: int, seed: int) -> dict[str, object]:
-    return {
-        "fraction": round(1 / n_rotations, 4),
-        "rotations": n_rotations,
-        "seed": seed,
-        "how": (
-            "items split per category into folds; each rotation takes one fold's gold "
-            "labels as the calibration split for reputation and scores the others; "
-            "accuracy is the mean over rotations"
-        ),
-    }
