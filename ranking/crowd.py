@@ -82,6 +82,16 @@ class Verdicts:
             raise InvalidComparisons("an item cannot be compared with itself")
         return cls(cols[0], cols[1], cols[2], y, cols[3], w)
 
+    def win_matrices(self, n_problems: int, n_items: int) -> Floats:
+        """W[p, i, j]: weight of evidence that i beat j in problem p (for `bt_fit_batch`)."""
+        size = n_problems * n_items * n_items
+        cell = (self.problem * n_items + self.first) * n_items + self.second
+        back = (self.problem * n_items + self.second) * n_items + self.first
+        wins = np.bincount(cell, self.weight * self.outcome, size)
+        wins += np.bincount(back, self.weight * (1.0 - self.outcome), size)
+        out: Floats = wins.reshape(n_problems, n_items, n_items).astype(np.float64)
+        return out
+
     def select(self, keep: NDArray[np.bool_]) -> "Verdicts":
         return Verdicts(
             self.problem[keep],

@@ -118,10 +118,7 @@ def _fixed_methods(t: AnswerTable, members: Ints, with_ilsr: bool) -> dict[str, 
     gold, c = rnd.gold, rnd.present.shape[1]
     out = {"majority": credit(majority_scores(rnd.codes, c), gold, rnd.present)}
     v = _verdicts(rnd, rnd.who)
-    size = items.size * c * c
-    wins = np.bincount((v.problem * c + v.first) * c + v.second, v.outcome, size)
-    wins += np.bincount((v.problem * c + v.second) * c + v.first, 1 - v.outcome, size)
-    bt = bt_fit_batch(wins.reshape(items.size, c, c), prior=BT_PRIOR)
+    bt = bt_fit_batch(v.win_matrices(items.size, c), prior=BT_PRIOR)
     out["bt_unweighted"] = credit(bt.scores, gold, rnd.present)
     if with_ilsr:
         out["ilsr"] = credit(_ilsr_all(v, items.size, c), gold, rnd.present)

@@ -75,10 +75,8 @@ def _fixed_methods(t: JudgmentTable) -> dict[str, Floats]:
     n = len(t.pair_ids)
     out = {"majority": credit(_decide(t, np.ones(t.pair.size, bool)), t.gold)}
     v = _verdicts(t, t.judge)
-    wins = np.zeros((n, 2, 2))
-    np.add.at(wins, (v.problem, v.first, v.second), v.outcome)
-    np.add.at(wins, (v.problem, v.second, v.first), 1.0 - v.outcome)
-    out["bt_unweighted"] = credit(bt_fit_batch(wins, prior=BT_PRIOR).scores, t.gold)
+    bt = bt_fit_batch(v.win_matrices(n, 2), prior=BT_PRIOR)
+    out["bt_unweighted"] = credit(bt.scores, t.gold)
     hard = (t.outcome == 0) | (t.outcome == 1)
     ilsr = np.zeros((n, 2))
     order = np.argsort(t.pair[hard], kind="stable")
