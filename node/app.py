@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from node.claims import load_copy_index
 from node.config import NodeConfig
 from node.inference.base import Backend
 from node.peers import PeerClient
@@ -82,12 +83,14 @@ class RunningNode:
 
 async def start_node(config: NodeConfig, account: Any, backend: Backend) -> RunningNode:
     """Open the log, bind the server and start serving. The backend is not owned."""
+    log = ConsensusLog(config.log_path)
     ctx = NodeContext(
         config=config,
         account=account,
         backend=backend,
-        log=ConsensusLog(config.log_path),
+        log=log,
         peers=[Peer(p.address, p.url) for p in config.peers if p.address != account.address],
+        copies=load_copy_index(log, config.verification.copy_index_size),
     )
     client = await PeerClient.create(config.round.peer_concurrency)
     service = SwarmService(ctx, client)

@@ -14,7 +14,8 @@ import click
 from rich.table import Table
 
 from node.cli_eval import evaluate
-from node.cli_options import F, console, domain_errors, json_option
+from node.cli_options import F, console, domain_errors, inference_options, json_option
+from node.cli_verify import verify
 
 __all__ = ["main"]
 
@@ -26,26 +27,6 @@ def log_level_option(func: F) -> F:
         show_default=True,
         type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
         help="Logging verbosity of the node.",
-    )(func)
-
-
-def inference_options(func: F) -> F:
-    """--backend, --model and --base-url: which engine serves a node."""
-    func = click.option(
-        "--base-url", default="", help="OpenAI-compatible server (openai backend)."
-    )(func)
-    func = click.option(
-        "--model",
-        default="smollm2-135m",
-        show_default=True,
-        help="Model-store name or model directory (vllm backend).",
-    )(func)
-    return click.option(
-        "--backend",
-        type=click.Choice(["vllm", "openai"]),
-        default="vllm",
-        show_default=True,
-        help="Inference backend.",
     )(func)
 
 
@@ -430,6 +411,7 @@ def log_verify(db_path: Path) -> None:
 
 
 main.add_command(evaluate)
+main.add_command(verify)
 
 if __name__ == "__main__":
     main()

@@ -31,6 +31,7 @@ __all__ = [
     "RoundConfig",
     "SamplingConfig",
     "ServerConfig",
+    "VerificationConfig",
     "load_config",
 ]
 
@@ -132,6 +133,31 @@ class RoundConfig:
 
 
 @dataclass
+class VerificationConfig:
+    """Phase 6 of a round (see `node.verify_phase`)."""
+
+    enabled: bool = True
+    """Verify the winner (and sampled others) before replying."""
+    verifiers: int = 3
+    """Up to this many nodes, none an author of the answer, check it; the majority decides."""
+    sample_rate: float = 0.0
+    """Share of the non-winning candidates verified too (their outcomes are recorded)."""
+    reexecute_sampled: bool = True
+    """Also re-execute sampled answers with their declared seed (costs one generation per
+    verifier); greedy answers get the teacher-forced check only."""
+    timeout: float = 120.0
+    """Seconds to wait for a verifier; one that does not answer is left out."""
+    copy_index_size: int = 10_000
+    """Recent answers kept in the LSH copy index (rebuilt from the log at start)."""
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.verifiers <= 3, "verification.verifiers must be 1..3")
+        _check(0.0 <= self.sample_rate <= 1.0, "verification.sample_rate must be 0..1")
+        _check(self.timeout > 0, "verification.timeout must be > 0")
+        _check(self.copy_index_size >= 1, "verification.copy_index_size must be at least 1")
+
+
+@dataclass
 class PeerConfig:
     address: str = ""
     """The peer's node id (checksum address)."""
@@ -155,6 +181,8 @@ class NodeConfig:
     """This node's sampling."""
     round: RoundConfig = field(default_factory=RoundConfig)
     """Round protocol limits and timeouts."""
+    verification: VerificationConfig = field(default_factory=VerificationConfig)
+    """Checks on the winning answer."""
     peers: list[PeerConfig] = field(default_factory=list)
     """Static peers (the chain registry replaces this later)."""
     log_path: str = "consensus.db"
@@ -167,6 +195,8 @@ def _check(ok: bool, message: str) -> None:
 
 
 def _coerce(value: Any, kind: Any, where: str) -> Any:
+    if kind is bool and isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str) and kind in (int, float):

@@ -5,8 +5,7 @@
    over this node and its healthy peers, seeded with the round id.
 2. Answer: a signed announcement goes to every participant; each returns a
    signed answer. Peers that fail, time out or send a bad answer are left out.
-3. Copy check: identical answers are grouped into one candidate; groups with
-   several authors are reported under `copies`.
+3. Copy check: see below.
 4. Judge: a sparse pair design seeded with the round id; each pair goes, in
    both orders, to one judge who wrote neither candidate. A judge that fails
    has its tasks re-assigned once to other eligible judges.
@@ -21,6 +20,16 @@
    of which gave the same answer), the candidate with the most authors wins by
    agreement; `decided_by` in the result says which rule chose the winner
    (`judges`, `agreement`, `single`).
+6. Verify (`node.verify_phase`): the winner is checked by up to three other
+   nodes and replaced by the next candidate if it fails; outcomes go in the
+   result under `verification`.
+Phase 3 in detail: every answer's LSH signature must be its text's (else it is
+left out); answers that are near-copies of another node's earlier answer, or
+replays of an answer to another prompt, in this node's LSH index
+(`verification.index`) are flagged with the evidence under `copy_flags` (a
+flagged winner gets no benefit of the doubt in phase 6);
+identical and near-identical answers (`verification.grouping.group_near`)
+form one candidate, and groups with several authors are listed under `copies`.
 The result is signed, logged and returned; the log's digest of the result goes
 in the reply. Too few answers or judges left → `RoundFailed`.
 """
@@ -37,17 +46,22 @@ from typing import Any
 from eth_utils import keccak
 from pydantic import ValidationError
 
+from node.claims import claim_of
 from node.errors import RoundFailed
 from node.participant import serve_answer, serve_judge, text_digest
 from node.peers import PeerClient, PeerFailure
 from node.protocol import AnnouncePayload, AnswerPayload, VerdictPayload, payload_of
 from node.records import judge_records
 from node.state import NodeContext
+from node.verify_phase import Outcome, VerifyPhase
+from node.verifying import serve_verify
 from ranking.consensus import rank_round
 from ranking.designs import Assignment, assign_judges, pair_design, weighted_draw
 from ranking.errors import SwarmError
 from reputation.envelope import canonical, digest, sign_envelope
-from verification.grouping import group_identical
+from verification.copies import CopyVerifier, indexed
+from verification.grouping import group_near
+from verification.signatures import decode_signature, shingles
 
 __all__ = [
     "BT_PRIOR",
@@ -97,12 +111,26 @@ class Comparison:
 
 
 @dataclass
+class Ranked:
+    """Phase 5's outcome: scores, and the candidates from best to worst."""
+
+    scores: list[float]
+    stderr: list[float]
+    interval: list[tuple[float, float]]
+    decided_by: str
+    order: list[int]
+    reliability: dict[str, float]
+    agreement: dict[str, tuple[float, float]]
+
+
+@dataclass
 class RoundState:
     round_id: str
     messages: list[dict[str, str]]
     started: float
     prompt_hash: str = ""
     left_out: list[dict[str, str]] = field(default_factory=list)
+    copy_flags: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -118,7 +146,11 @@ class Coordinator:
 
     async def _ask(self, address: str, path: str, message: dict[str, Any], timeout: float) -> Any:
         if address == self.ctx.address:
-            local = serve_answer if path.endswith("answer") else serve_judge
+            local = {
+                "/swarm/v1/answer": serve_answer,
+                "/swarm/v1/judge": serve_judge,
+                "/swarm/v1/verify": serve_verify,
+            }[path]
             try:
                 return await asyncio.wait_for(local(self.ctx, message), timeout)
             except (SwarmError, TimeoutError) as exc:
@@ -194,6 +226,7 @@ class Coordinator:
                 f"only {len(answers)} of {len(participants)} nodes answered; "
                 f"a round needs {cfg.min_answers}"
             )
+        await self._copy_check(state, announce, answers)
         candidates = self._group(answers)
         await progress(f"{len(answers)} answers, {len(candidates)} distinct candidates")
         t0 = time.perf_counter()
@@ -202,7 +235,12 @@ class Coordinator:
         )
         state.timings["judge_s"] = time.perf_counter() - t0
         ctx.metrics.phase_seconds.labels("judge").observe(state.timings["judge_s"])
-        return self._settle(state, announce, candidates, comparisons)
+        ranked = self._rank(candidates, comparisons)
+        t0 = time.perf_counter()
+        winner, outcomes = await self._verify(state, announce, candidates, answers, ranked.order)
+        state.timings["verify_s"] = time.perf_counter() - t0
+        ctx.metrics.phase_seconds.labels("verify").observe(state.timings["verify_s"])
+        return self._settle(state, announce, candidates, comparisons, ranked, winner, outcomes)
 
     async def _collect_answers(
         self, state: RoundState, announce: dict[str, Any], participants: list[str]
@@ -225,6 +263,7 @@ class Coordinator:
                     raise PeerFailure("answer signed by another node")
                 if payload.announce != announce_digest or payload.prompt_hash != state.prompt_hash:
                     raise PeerFailure("answer is for another announcement")
+                claim_of(reply, announce).lean()  # SignatureError: malformed or not the text's
             except (SwarmError, ValidationError, TypeError) as exc:
                 self._leave_out(state, address, "answer", exc)
                 continue
@@ -232,11 +271,35 @@ class Coordinator:
             answers.append(reply)
         return answers
 
+    async def _copy_check(
+        self, state: RoundState, announce: dict[str, Any], answers: list[dict[str, Any]]
+    ) -> None:
+        """Flag copies and replays of earlier answers (evidence, not exclusion: honest
+        answers collide now and then); index this round's answers."""
+        index = self.ctx.copies
+        checker = CopyVerifier(index)
+        claims = [claim_of(a, announce) for a in answers]
+        for claim in claims:
+            result = await checker.verify(claim)
+            if not result.passed:
+                state.copy_flags.append(
+                    {
+                        "node": claim.node,
+                        "answer": claim.key,
+                        "similarity": result.score,
+                        **result.evidence,
+                    }
+                )
+        for claim in claims:
+            index.add(indexed(claim))
+
     @staticmethod
     def _group(answers: list[dict[str, Any]]) -> list[Candidate]:
         texts = [a["payload"]["text"] for a in answers]
+        sigs = [decode_signature(a["payload"]["signature"]) for a in answers]
+        sizes = [len(shingles(t)) for t in texts]
         candidates = []
-        for index, group in enumerate(group_identical(texts)):
+        for index, group in enumerate(group_near(texts, sigs, sizes)):
             first = answers[group[0]]
             candidates.append(
                 Candidate(
@@ -359,32 +422,78 @@ class Coordinator:
         self.ctx.log.append(reply)
         return out
 
+    def _rank(self, candidates: list[Candidate], comparisons: list[Comparison]) -> "Ranked":
+        n = len(candidates)
+        if not comparisons:
+            # No verdicts: the candidate with the most authors leads, earlier ones first.
+            order = sorted(range(n), key=lambda i: (-len(candidates[i].authors), i))
+            return Ranked(
+                [0.0] * n,
+                [0.0] * n,
+                [(0.0, 0.0)] * n,
+                "single" if n == 1 else "agreement",
+                order,
+                {},
+                {},
+            )
+        ranking = rank_round(
+            n,
+            [c.first for c in comparisons],
+            [c.second for c in comparisons],
+            [c.p_first for c in comparisons],
+            [c.judge for c in comparisons],
+            judge_records(self.ctx.log),
+            prior=BT_PRIOR,
+        )
+        order = sorted(range(n), key=lambda i: (-ranking.scores[i], i))
+        return Ranked(
+            ranking.scores,
+            ranking.stderr,
+            ranking.interval,
+            "judges",
+            order,
+            ranking.reliability,
+            {j: (a.agreed, a.disagreed) for j, a in ranking.agreement.items()},
+        )
+
+    async def _verify(
+        self,
+        state: RoundState,
+        announce: dict[str, Any],
+        candidates: list[Candidate],
+        answers: list[dict[str, Any]],
+        order: list[int],
+    ) -> tuple[int, list[Outcome]]:
+        if not self.ctx.config.verification.enabled:
+            return order[0], []
+        by_digest = {digest(a): a for a in answers}
+        phase = VerifyPhase(
+            self.ctx,
+            self._ask,
+            lambda node, where, why: self._leave_out(state, node, where, why),
+            state.round_id,
+            announce,
+            lambda purpose: seed_of(state.round_id, purpose),
+            frozenset(flag["answer"] for flag in state.copy_flags),
+        )
+        return await phase.run(
+            order,
+            [c.authors for c in candidates],
+            [by_digest[c.answers[0]] for c in candidates],
+        )
+
     def _settle(
         self,
         state: RoundState,
         announce: dict[str, Any],
         candidates: list[Candidate],
         comparisons: list[Comparison],
+        ranked: "Ranked",
+        best: int,
+        outcomes: list[Outcome],
     ) -> dict[str, Any]:
         ctx = self.ctx
-        n = len(candidates)
-        if comparisons:
-            ranking = rank_round(
-                n,
-                [c.first for c in comparisons],
-                [c.second for c in comparisons],
-                [c.p_first for c in comparisons],
-                [c.judge for c in comparisons],
-                judge_records(ctx.log),
-                prior=BT_PRIOR,
-            )
-            scores, stderr, interval = ranking.scores, ranking.stderr, ranking.interval
-            decided_by = "judges"
-            best = max(range(n), key=lambda i: (scores[i], -i))
-        else:
-            scores, stderr, interval = [0.0] * n, [0.0] * n, [(0.0, 0.0)] * n
-            decided_by = "single" if n == 1 else "agreement"
-            best = max(range(n), key=lambda i: (len(candidates[i].authors), -i))
+        scores, stderr, interval = ranked.scores, ranked.stderr, ranked.interval
         judges: dict[str, int] = defaultdict(int)
         for c in comparisons:
             judges[c.judge] += 1
@@ -397,6 +506,9 @@ class Coordinator:
                 "candidate": best,
                 "node": candidates[best].authors[0],
                 "digest": candidates[best].digest,
+                "verification": next(
+                    (o.status for o in outcomes if o.candidate == best), "not_requested"
+                ),
             },
             "candidates": [
                 {
@@ -411,18 +523,20 @@ class Coordinator:
                 }
                 for c in candidates
             ],
-            "decided_by": decided_by,
+            "decided_by": ranked.decided_by,
+            "verification": [o.as_dict() for o in outcomes],
             "judges": [
                 {
                     "node": j,
                     "verdicts": count,
-                    "reliability": round(ranking.reliability[j], 6),
-                    "agreed": round(ranking.agreement[j].agreed, 6),
-                    "disagreed": round(ranking.agreement[j].disagreed, 6),
+                    "reliability": round(ranked.reliability[j], 6),
+                    "agreed": round(ranked.agreement[j][0], 6),
+                    "disagreed": round(ranked.agreement[j][1], 6),
                 }
                 for j, count in sorted(judges.items())
             ],
             "copies": [c.authors for c in candidates if len(c.authors) > 1],
+            "copy_flags": state.copy_flags,
             "left_out": state.left_out,
         }
         result = sign_envelope(ctx.account, "result", state.round_id, swarm)

@@ -25,6 +25,7 @@ __all__ = [
     "RoundFailed",
     "StaleMessage",
     "UnknownSender",
+    "VerificationFailed",
     "error_body",
 ]
 
@@ -55,6 +56,10 @@ class NotFound(NodeError, LookupError):
     status = 404
     type = "not_found_error"
     code = "not_found"
+
+    def __init__(self, message: str, code: str = "not_found"):
+        super().__init__(message)
+        self.code = code
 
 
 class MessageRejected(NodeError, ValueError):
@@ -93,6 +98,10 @@ class RoundFailed(NodeError):
     status = 503
     type = "swarm_unavailable"
     code = "too_few_nodes"
+
+
+class VerificationFailed(RoundFailed):
+    code = "verification_failed"
 
 
 class BackendError(NodeError):

@@ -4,7 +4,9 @@
 sender, the sender is registered, its type is the one expected, its timestamp
 is within `max_age` seconds of the receiver's clock, and no message of the same
 (type, round, sender) was accepted before. A second, *different* message for
-the same key is equivocation; its two digests are the evidence.
+the same key is equivocation; its two digests are the evidence. Messages about
+one answer among several of a round (`PER_SUBJECT` types: verification requests
+and replies) carry the answer's digest as `payload.subject`, which joins the key.
 """
 
 import time
@@ -14,7 +16,9 @@ from typing import Any
 from node.errors import Equivocation, MessageRejected, ReplayedMessage, StaleMessage, UnknownSender
 from reputation.envelope import digest, recover_sender
 
-__all__ = ["MessageGuard"]
+__all__ = ["PER_SUBJECT", "MessageGuard"]
+
+PER_SUBJECT = frozenset({"verify_request", "verification"})
 
 
 class MessageGuard:
@@ -27,7 +31,7 @@ class MessageGuard:
         self._registered = registered
         self.max_age = max_age
         self._clock = clock
-        self._seen: dict[tuple[str, str | None, str], tuple[str, float]] = {}
+        self._seen: dict[tuple[str, str | None, str, str | None], tuple[str, float]] = {}
 
     def check(self, message: Any, expected_type: str, round_id: str | None = None) -> str:
         """Validate `message`; return its digest. Raises a `MessageRejected` subclass."""
@@ -42,7 +46,8 @@ class MessageGuard:
         if abs(now - float(message["timestamp"])) > self.max_age:
             raise StaleMessage(f"message timestamp is more than {self.max_age:g} s from now")
         self._prune(now)
-        key = (message["type"], message["round_id"], sender.lower())
+        subject = message["payload"].get("subject") if message["type"] in PER_SUBJECT else None
+        key = (message["type"], message["round_id"], sender.lower(), str(subject))
         this = digest(message)
         if key in self._seen:
             seen, _ = self._seen[key]

@@ -22,6 +22,7 @@ from node.protocol import (
 from node.state import NodeContext
 from ranking.judging import VerdictUnreadable, judge_messages, verdict_from_logprobs
 from reputation.envelope import digest, sign_envelope
+from verification.signatures import encode_signature, signature
 
 __all__ = ["answer_seed", "serve_answer", "serve_judge", "text_digest"]
 
@@ -68,6 +69,7 @@ async def serve_answer(ctx: NodeContext, message: Any) -> dict[str, Any]:
         prompt_hash=announce.prompt_hash,
         finish_reason=generation.finish_reason,
         announce=announce_digest,
+        signature=encode_signature(signature(generation.text)),
     )
     answer = sign_envelope(ctx.account, "answer", message["round_id"], payload.model_dump())
     ctx.log.append(answer)

@@ -30,6 +30,8 @@ __all__ = [
     "SamplingIn",
     "TaskVerdict",
     "VerdictPayload",
+    "VerificationPayload",
+    "VerifyRequestPayload",
 ]
 
 SWARM_MODEL = "swarm"
@@ -113,6 +115,8 @@ class AnswerPayload(BaseModel):
     finish_reason: StrictStr
     announce: StrictStr
     """Digest of the announcement answered."""
+    signature: StrictStr
+    """LSH signature of `text` (hex of a serialized LeanMinHash, `verification.signatures`)."""
 
 
 class JudgeTask(BaseModel):
@@ -141,6 +145,32 @@ class VerdictPayload(BaseModel):
     request: StrictStr
     """Digest of the judge request answered."""
     verdicts: list[TaskVerdict]
+
+
+Method = Literal["teacher_forced", "reexecution"]
+
+
+class VerifyRequestPayload(BaseModel):
+    subject: StrictStr
+    """Digest of the signed answer to verify (one request per answer and round)."""
+    answer: dict[str, Any]
+    """The signed answer message."""
+    announce: dict[str, Any] | None = None
+    """The round's signed announcement; omitted, the verifier looks it up in its log."""
+    methods: Annotated[list[Method], Field(min_length=1, max_length=2)]
+
+
+class VerificationOut(BaseModel):
+    method: StrictStr
+    passed: StrictBool
+    score: float
+    evidence: dict[str, Any]
+
+
+class VerificationPayload(BaseModel):
+    subject: StrictStr
+    model: StrictStr
+    results: Annotated[list[VerificationOut], Field(min_length=1)]
 
 
 def payload_of(model: type[BaseModel], message: dict[str, Any]) -> Any:

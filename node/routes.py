@@ -163,6 +163,11 @@ async def peer_judge(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICE].judge(await _json(request)))
 
 
+@routes.post("/swarm/v1/verify")
+async def peer_verify(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICE].verify(await _json(request)))
+
+
 @routes.get("/swarm/v1/info")
 async def info(request: web.Request) -> web.Response:
     return web.json_response(request.app[SERVICE].info())

@@ -17,6 +17,7 @@ from node.participant import serve_answer, serve_judge
 from node.peers import PeerClient
 from node.protocol import SWARM_MODEL, ChatCompletionRequest
 from node.state import NodeContext
+from node.verifying import serve_verify
 
 __all__ = ["SwarmService", "completion_body"]
 
@@ -154,3 +155,6 @@ class SwarmService:
 
     async def judge(self, message: Any) -> dict[str, Any]:
         return await serve_judge(self.ctx, message)
+
+    async def verify(self, message: Any) -> dict[str, Any]:
+        return await serve_verify(self.ctx, message)

@@ -9,6 +9,7 @@ from node.inference.base import Backend
 from node.messages import MessageGuard
 from node.metrics import NodeMetrics
 from reputation.log import ConsensusLog
+from verification.index import CopyIndex
 
 __all__ = ["NodeContext", "Peer"]
 
@@ -30,6 +31,8 @@ class NodeContext:
     metrics: NodeMetrics = field(default_factory=NodeMetrics)
     guard: MessageGuard = field(init=False)
     clock: Callable[[], float] | None = None
+    copies: CopyIndex = field(default_factory=CopyIndex)
+    """LSH index of recent answers (`node.claims.load_copy_index` fills it from the log)."""
 
     def __post_init__(self) -> None:
         kwargs = {"clock": self.clock} if self.clock else {}

@@ -5,6 +5,7 @@ time on a 2-core machine; each stops every process it started.
 """
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,16 +58,16 @@ class VLLMServer:
     base_url: str
 
 
-@pytest.fixture(scope="module")
-def vllm_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
-    """vLLM's own OpenAI-compatible server (its `vllm serve` entry point fails on CPU)."""
-    home = tmp_path_factory.mktemp("vllm-server")
+@contextmanager
+def vllm_server_at(model: Path, home: Path, *extra: str) -> Iterator[VLLMServer]:
+    """vLLM's own OpenAI-compatible server for `model`, serving it as `smollm2-135m`
+    (its `vllm serve` entry point fails on CPU)."""
     port = free_port()
     args = [
         "-m",
         "vllm.entrypoints.openai.api_server",
         "--model",
-        str(model_dir),
+        str(model),
         "--served-model-name",
         "smollm2-135m",
         "--host",
@@ -77,9 +78,20 @@ def vllm_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         "--max-model-len",
         "2048",
         "--disable-log-stats",
+        # CPU: no chunked prefill (see node/inference/device.py for the seeded-request crash).
+        "--no-enable-chunked-prefill",
+        "--max-num-batched-tokens",
+        "8192",
+        *extra,
     ]
     url = f"http://127.0.0.1:{port}"
     with running(
         args, home / "server.log", url + "/health", env={"VLLM_CPU_KVCACHE_SPACE": "1"}
     ) as proc:
         yield VLLMServer(proc, url + "/v1")
+
+
+@pytest.fixture(scope="module")
+def vllm_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
+    with vllm_server_at(model_dir, tmp_path_factory.mktemp("vllm-server")) as server:
+        yield server

@@ -4,7 +4,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-__all__ = ["TOP_LOGPROBS", "Backend", "Generation", "SamplingSpec"]
+from verification.teacher_forced import Forced
+
+__all__ = ["TOP_LOGPROBS", "Backend", "Forced", "Generation", "SamplingSpec"]
 
 # How many next-token alternatives a judging call asks for (vLLM's default cap).
 TOP_LOGPROBS = 20
@@ -43,6 +45,15 @@ class Backend(Protocol):
     async def next_token_logprobs(self, messages: Sequence[Mapping[str, str]]) -> dict[str, float]:
         """Top next-token log-probabilities after `messages`, whose last message is an
         assistant prefill to be continued (one forward pass). Keys are token texts."""
+        ...
+
+    async def teacher_force(
+        self, messages: Sequence[Mapping[str, str]], token_ids: Sequence[int]
+    ) -> Forced:
+        """One prefill of `messages` (with the generation prompt) followed by `token_ids`:
+        each claimed token's log-probability and rank and the top log-probability at its
+        position, the tokens' decoded text, and whether they end with an end-of-sequence
+        token. Asks only for what the check reads (`prompt_logprobs=1`)."""
         ...
 
     async def close(self) -> None: ...

@@ -2,8 +2,10 @@
 
 Generation asks for the answer's token ids (`return_token_ids`, a vLLM
 extension); judging continues an assistant prefill (`continue_final_message`,
-also vLLM's) for one token with `top_logprobs`. A server that lacks these is
-refused with a clear `BackendError` rather than used half-way.
+also vLLM's) for one token with `top_logprobs`. The teacher-forced check uses
+vLLM's `/tokenize` (the chat prompt as ids), `/v1/completions` with the ids and
+`prompt_logprobs=1`, and `/detokenize`. A server that lacks these is refused
+with a clear `BackendError` rather than used half-way.
 """
 
 from collections.abc import Mapping, Sequence
@@ -12,7 +14,8 @@ from typing import Any
 import aiohttp
 
 from node.errors import BackendError
-from node.inference.base import TOP_LOGPROBS, Generation, SamplingSpec
+from node.inference.base import TOP_LOGPROBS, Forced, Generation, SamplingSpec
+from verification.teacher_forced import TokenScore
 
 __all__ = ["OpenAIBackend"]
 
@@ -21,6 +24,7 @@ class OpenAIBackend:
     def __init__(self, session: aiohttp.ClientSession, base_url: str, model_id: str, served: str):
         self._session = session
         self._base = base_url.rstrip("/")
+        self._root = self._base.removesuffix("/v1")
         self.model_id = model_id
         self._served = served
 
@@ -52,17 +56,23 @@ class OpenAIBackend:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise BackendError(f"GET {url}: {exc!r}") from exc
 
-    async def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        url = self._base + "/chat/completions"
+    async def _post(self, url: str, body: dict[str, Any]) -> Any:
         try:
             async with self._session.post(url, json={"model": self._served, **body}) as resp:
                 data = await resp.json(content_type=None)
                 if resp.status != 200:
                     raise BackendError(f"{url}: HTTP {resp.status}: {str(data)[:300]}")
-                choice: dict[str, Any] = data["choices"][0]
-                return choice
-        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, IndexError) as exc:
+                return data
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise BackendError(f"{url}: {exc!r}") from exc
+
+    async def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = await self._post(self._base + "/chat/completions", body)
+        try:
+            choice: dict[str, Any] = data["choices"][0]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise BackendError(f"chat completion without a choice: {exc!r}") from exc
+        return choice
 
     async def generate(
         self, messages: Sequence[Mapping[str, str]], sampling: SamplingSpec
@@ -100,6 +110,44 @@ class OpenAIBackend:
             return {str(e["token"]): float(e["logprob"]) for e in top}
         except (KeyError, IndexError, TypeError) as exc:
             raise BackendError("the server returned no top logprobs for the verdict") from exc
+
+    async def _detokenize(self, token_ids: Sequence[int]) -> str:
+        data = await self._post(self._root + "/detokenize", {"tokens": list(token_ids)})
+        return str(data.get("prompt", ""))
+
+    async def teacher_force(
+        self, messages: Sequence[Mapping[str, str]], token_ids: Sequence[int]
+    ) -> Forced:
+        if not token_ids:
+            return Forced("", [], False)
+        rendered = await self._post(
+            self._root + "/tokenize",
+            {"messages": [dict(m) for m in messages], "add_generation_prompt": True},
+        )
+        prompt = [int(t) for t in rendered["tokens"]]
+        data = await self._post(
+            self._base + "/completions",
+            {
+                "prompt": prompt + list(token_ids),
+                "max_tokens": 1,
+                "temperature": 0.0,
+                "prompt_logprobs": 1,
+            },
+        )
+        try:
+            logprobs = data["choices"][0]["prompt_logprobs"]
+            scores = []
+            for position, token in enumerate(token_ids, start=len(prompt)):
+                entry = logprobs[position]
+                own = entry[str(token)]
+                top = max(float(e["logprob"]) for e in entry.values())
+                scores.append(TokenScore(float(own["logprob"]), int(own["rank"]), top))
+        except (KeyError, IndexError, TypeError) as exc:
+            raise BackendError("the server returned no prompt logprobs (needs vLLM)") from exc
+        text = await self._detokenize(token_ids)
+        # A special token (end of sequence) detokenizes to nothing on its own.
+        stopped = await self._detokenize(token_ids[-1:]) == ""
+        return Forced(text, scores, stopped)
 
     async def close(self) -> None:
         await self._session.close()

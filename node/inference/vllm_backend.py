@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from node.errors import BackendError
-from node.inference.base import TOP_LOGPROBS, Generation, SamplingSpec
+from node.errors import BackendError, BadRequest
+from node.inference.base import TOP_LOGPROBS, Forced, Generation, SamplingSpec
 from node.inference.device import engine_kwargs
+from verification.teacher_forced import TokenScore
 
 __all__ = ["VLLMBackend"]
 
@@ -23,28 +24,43 @@ log = logging.getLogger(__name__)
 
 
 class VLLMBackend:
-    def __init__(self, engine: Any, tokenizer: Any, model_id: str):
+    def __init__(self, engine: Any, tokenizer: Any, model_id: str, stop_ids: set[int]):
         self._engine = engine
         self._tokenizer = tokenizer
         self.model_id = model_id
+        self._stop_ids = stop_ids
         self._ids = itertools.count()
 
     @classmethod
     async def create(
-        cls, model_dir: str | Path, model_id: str, max_model_len: int = 2048, seed: int = 0
+        cls,
+        model_dir: str | Path,
+        model_id: str,
+        max_model_len: int = 2048,
+        seed: int = 0,
+        dtype: str = "auto",
+        warm: bool = True,
     ) -> "VLLMBackend":
-        from transformers import AutoTokenizer
+        from transformers import AutoTokenizer, GenerationConfig
         from vllm import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        args = AsyncEngineArgs(**engine_kwargs(str(model_dir), max_model_len, seed))
+        stop_ids = {int(tokenizer.eos_token_id)}
+        try:
+            eos = GenerationConfig.from_pretrained(str(model_dir)).eos_token_id
+            stop_ids |= {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
+        except OSError:  # no generation_config.json
+            pass
+        args = AsyncEngineArgs(**engine_kwargs(str(model_dir), max_model_len, seed, dtype))
         engine = AsyncLLM.from_engine_args(args)
-        backend = cls(engine, tokenizer, model_id)
-        # The first logprobs request pays a one-off warm-up (seconds on CPU); pay it now.
-        await backend.next_token_logprobs(
-            [{"role": "user", "content": "Say 1."}, {"role": "assistant", "content": "1"}]
-        )
+        backend = cls(engine, tokenizer, model_id, stop_ids)
+        if warm:
+            # The first logprobs and prompt-logprobs requests pay a one-off warm-up
+            # (seconds on CPU, measured in benchmarks/prompt_logprobs.py); pay it now.
+            hello = [{"role": "user", "content": "Say 1."}]
+            await backend.next_token_logprobs([*hello, {"role": "assistant", "content": "1"}])
+            await backend.teacher_force(hello, tokenizer.encode("1"))
         return backend
 
     def _render(self, messages: Sequence[Mapping[str, str]], prefill: bool) -> list[int]:
@@ -59,6 +75,9 @@ class VLLMBackend:
         return list(ids)
 
     async def _run(self, prompt_ids: list[int], params: Any) -> Any:
+        return (await self._request(prompt_ids, params)).outputs[0]
+
+    async def _request(self, prompt_ids: list[int], params: Any) -> Any:
         from vllm.inputs import TokensPrompt
 
         final = None
@@ -71,7 +90,7 @@ class VLLMBackend:
             raise BackendError(f"vLLM engine failed: {exc}") from exc
         if final is None or not final.outputs:
             raise BackendError("vLLM engine returned no output")
-        return final.outputs[0]
+        return final
 
     async def generate(
         self, messages: Sequence[Mapping[str, str]], sampling: SamplingSpec
@@ -102,6 +121,39 @@ class VLLMBackend:
             text = self._tokenizer.decode([token_id])
             result[text] = max(result.get(text, float("-inf")), float(lp.logprob))
         return result
+
+    async def teacher_force(
+        self, messages: Sequence[Mapping[str, str]], token_ids: Sequence[int]
+    ) -> Forced:
+        from vllm import SamplingParams
+
+        vocab = len(self._tokenizer)
+        if any(not 0 <= t < vocab for t in token_ids):
+            raise BadRequest(f"a claimed token id is outside the vocabulary (0..{vocab - 1})")
+        if not token_ids:
+            return Forced("", [], False)
+        prompt = self._render(messages, prefill=False)
+        # prompt_logprobs=1: each position's own token (logprob, rank) plus the top one.
+        # No detokenizing of alternatives: the check reads ids and numbers only.
+        final = await self._request(
+            prompt + list(token_ids),
+            SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=1, detokenize=False),
+        )
+        logprobs = final.prompt_logprobs
+        if not logprobs or len(logprobs) != len(prompt) + len(token_ids):
+            raise BackendError("vLLM returned no prompt logprobs")
+        scores = []
+        for position, token in enumerate(token_ids, start=len(prompt)):
+            entry = logprobs[position]
+            scores.append(
+                TokenScore(
+                    float(entry[token].logprob),
+                    int(entry[token].rank),
+                    max(float(lp.logprob) for lp in entry.values()),
+                )
+            )
+        text = self._tokenizer.decode(list(token_ids), skip_special_tokens=True)
+        return Forced(text, scores, token_ids[-1] in self._stop_ids)
 
     async def close(self) -> None:
         self._engine.shutdown()

@@ -1,7 +1,10 @@
 """Four nodes as separate processes on the `openai` backend, against vLLM's own
 OpenAI server; one node is killed mid-round and the round still completes."""
 
+import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -94,6 +97,37 @@ def test_separate_processes_with_the_openai_backend(nodes) -> None:
     assert len(answers) == 4 and all('"token_ids":[' in e.raw for e in answers)
     assert verify_log(log) > 0
     log.close()
+    assert swarm["winner"]["verification"] == "passed"
+
+
+def test_swarm_verify_rechecks_a_logged_answer(nodes, vllm_server) -> None:
+    home, _ports, _accounts, _ = nodes
+    db = home / "n1" / "consensus.db"
+    log = ConsensusLog(db)
+    (round_id,) = {e.round_id for e in log.entries() if e.type == "result"}
+    log.close()
+    cli = [
+        sys.executable,
+        "-m",
+        "node.cli",
+        "verify",
+        "--db",
+        str(db),
+        "--backend",
+        "openai",
+        "--base-url",
+        vllm_server.base_url,
+    ]
+    done = subprocess.run([*cli, round_id, "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["passed"] and [r["method"] for r in report["results"]] == [
+        "teacher_forced",
+        "reexecution",
+    ]
+    unknown = subprocess.run([*cli, "0x" + "12" * 32], capture_output=True, text=True, timeout=300)
+    assert unknown.returncode == 1 and "unknown round" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
 
 
 def test_a_node_killed_mid_round_is_left_out_and_the_round_completes(nodes) -> None:

@@ -13,6 +13,7 @@ from node.identity import load_keystore
 from node.local import LOCAL_PASSWORD
 from node.participant import text_digest
 from reputation import ConsensusLog, digest, sign_envelope, verify_log
+from verification.signatures import encode_signature, signature
 
 pytestmark = pytest.mark.engine
 POEM = [{"role": "user", "content": "Write a two-line poem about the sea."}]
@@ -84,7 +85,123 @@ def test_every_node_log_verifies(first_round, swarm3) -> None:
         assert verify_log(log) > 0
         types_seen |= {e.type for e in log.entries()}
         log.close()
-    assert types_seen >= {"announce", "answer", "judge_request", "verdict", "result"}
+    assert types_seen >= {
+        "announce",
+        "answer",
+        "judge_request",
+        "verdict",
+        "result",
+        "verify_request",
+        "verification",
+    }
+
+
+def test_the_winner_is_verified_by_nodes_that_did_not_write_it(first_round) -> None:
+    swarm = first_round.model_extra["swarm"]
+    assert swarm["winner"]["verification"] == "passed"
+    outcome = next(o for o in swarm["verification"] if o["status"] == "passed")
+    winner = swarm["candidates"][outcome["candidate"]]
+    assert outcome["candidate"] == swarm["winner"]["candidate"]
+    assert outcome["verifiers"] and all(v["passed"] for v in outcome["verifiers"])
+    assert not {v["node"] for v in outcome["verifiers"]} & set(winner["nodes"])
+    for v in outcome["verifiers"]:  # sampled answers: teacher-forced and re-executed
+        assert [r["method"] for r in v["results"]] == outcome["methods"]
+        assert "teacher_forced" in outcome["methods"]
+    assert swarm["copy_flags"] == []
+
+
+def _round_messages(data_dir: Path, round_id: str) -> dict[str, list[dict]]:
+    log = ConsensusLog(Path(data_dir) / "node-0" / "consensus.db")
+    try:
+        out: dict[str, list[dict]] = {}
+        for e in log.entries(round_id):
+            out.setdefault(e.type, []).append(json.loads(e.raw))
+        return out
+    finally:
+        log.close()
+
+
+def test_verify_requests_with_bad_input_get_a_clear_4xx(first_round, swarm3) -> None:
+    url = swarm3.url
+    swarm = first_round.model_extra["swarm"]
+    round_id = swarm["round_id"]
+    logged = _round_messages(swarm3.data_dir, round_id)
+    announce, answer = logged["announce"][0], logged["answer"][0]
+    keys = {
+        load_keystore(Path(swarm3.data_dir) / f"node-{i}" / "key.json", LOCAL_PASSWORD).address: i
+        for i in range(3)
+    }
+    signer = load_keystore(Path(swarm3.data_dir) / "node-2" / "key.json", LOCAL_PASSWORD)
+    author = load_keystore(
+        Path(swarm3.data_dir) / f"node-{keys[answer['sender']]}" / "key.json", LOCAL_PASSWORD
+    )
+    before = httpx.get(url + "/swarm/v1/info").json()["log_head"]
+
+    def verify(rid: str, ans: dict, ann: dict | None = None, **extra) -> httpx.Response:
+        body = {
+            "subject": digest(ans),
+            "answer": ans,
+            "announce": ann,
+            "methods": ["teacher_forced"],
+        }
+        message = sign_envelope(signer, "verify_request", rid, {**body, **extra})
+        return httpx.post(url + "/swarm/v1/verify", json=message, timeout=60)
+
+    unknown = "0x" + "ef" * 32
+    _error(verify(unknown, {**answer, "round_id": unknown}), 401, "invalid_signature")
+    relabelled = sign_envelope(author, "answer", unknown, answer["payload"])
+    _error(verify(unknown, relabelled), 404, "unknown_round")
+    other_model = sign_envelope(author, "answer", round_id, {**answer["payload"], "model": "gpt-4"})
+    _error(verify(round_id, other_model, announce), 400, "model_mismatch")
+    bad_sig = sign_envelope(author, "answer", round_id, {**answer["payload"], "signature": "zz"})
+    _error(verify(round_id, bad_sig, announce), 400, "invalid_lsh_signature")
+    _error(verify(round_id, answer, announce, methods=["vibes"]), 400)
+    _error(verify(round_id, answer, announce, subject="0x00"), 400)
+    stranger = sign_envelope(Account.create(), "verify_request", round_id, {"subject": "x"})
+    _error(httpx.post(url + "/swarm/v1/verify", json=stranger, timeout=60), 403, "unknown_sender")
+    assert httpx.get(url + "/swarm/v1/info").json()["log_head"] == before
+
+
+def test_a_fabricated_answer_fails_verification_and_an_honest_one_passes(
+    first_round, swarm3
+) -> None:
+    url = swarm3.url
+    swarm = first_round.model_extra["swarm"]
+    logged = _round_messages(swarm3.data_dir, swarm["round_id"])
+    announce = logged["announce"][0]
+    signer = load_keystore(Path(swarm3.data_dir) / "node-1" / "key.json", LOCAL_PASSWORD)
+    results = {}
+    for answer in logged["answer"]:
+        author = next(
+            load_keystore(p, LOCAL_PASSWORD)
+            for p in Path(swarm3.data_dir).glob("node-*/key.json")
+            if load_keystore(p, LOCAL_PASSWORD).address == answer["sender"]
+        )
+        text = answer["payload"]["text"] + " Also, the moon is made of cheese."
+        forged = sign_envelope(
+            author,
+            "answer",
+            swarm["round_id"],
+            {
+                **answer["payload"],
+                "text": text,
+                "signature": encode_signature(signature(text)),
+            },
+        )
+        for name, ans in (("honest", answer), ("forged", forged)):
+            body = {
+                "subject": digest(ans),
+                "answer": ans,
+                "announce": announce,
+                "methods": ["teacher_forced"],
+            }
+            message = sign_envelope(signer, "verify_request", swarm["round_id"], body)
+            resp = httpx.post(url + "/swarm/v1/verify", json=message, timeout=120)
+            assert resp.status_code == 200, resp.text
+            results.setdefault(name, []).append(resp.json()["payload"]["results"][0])
+    assert all(r["passed"] for r in results["honest"])
+    assert not any(r["passed"] for r in results["forged"])
+    assert all(r["evidence"]["reason"].startswith("text differs") for r in results["forged"])
 
 
 def _error(resp: httpx.Response, status: int, code: str | None = None) -> None:

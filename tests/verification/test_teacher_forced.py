@@ -1,0 +1,88 @@
+import math
+
+from verification.base import majority
+from verification.teacher_forced import (
+    GREEDY_TOLERANCE,
+    SAMPLED_TOLERANCE,
+    Forced,
+    TokenScore,
+    assess,
+)
+
+GREEDY = {"temperature": 0.0, "max_tokens": 8}
+SAMPLED = {"temperature": 0.5, "max_tokens": 8}
+
+
+def forced(gaps: list[float], stopped: bool = True, text: str = "x") -> Forced:
+    return Forced(text, [TokenScore(-1.0 - g, 1 if g == 0 else 2, -1.0) for g in gaps], stopped)
+
+
+def test_every_token_the_argmax_passes_with_score_zero() -> None:
+    result = assess("x", GREEDY, forced([0, 0, 0]))
+    assert result.passed and result.score == 0.0 and result.evidence["not_top"] == 0
+
+
+def test_a_near_tie_passes_a_greedy_claim_and_a_clear_miss_fails_it() -> None:
+    assert assess("x", GREEDY, forced([0, GREEDY_TOLERANCE * 0.5, 0])).passed
+    failed = assess("x", GREEDY, forced([0, GREEDY_TOLERANCE * 3, 0]))
+    assert not failed.passed and failed.evidence["worst"]["position"] == 1
+    assert failed.score == -GREEDY_TOLERANCE * 3
+
+
+def test_the_sampled_tolerance_scales_with_temperature() -> None:
+    limit = SAMPLED_TOLERANCE * SAMPLED["temperature"]
+    assert assess("x", SAMPLED, forced([limit * 0.9])).passed
+    assert not assess("x", SAMPLED, forced([limit * 1.1])).passed
+    assert not assess("x", GREEDY, forced([limit * 0.9])).passed
+
+
+def test_text_that_is_not_its_token_ids_fails() -> None:
+    result = assess("claimed", GREEDY, forced([0], text="decoded"))
+    assert not result.passed and result.score == -math.inf and "text" in result.evidence["reason"]
+
+
+def test_length_rules() -> None:
+    assert not assess("x", GREEDY, forced([0] * 9)).passed  # over max_tokens
+    assert assess("x", GREEDY, forced([0] * 8, stopped=False)).passed  # hit max_tokens
+    cut = assess("x", GREEDY, forced([0] * 5, stopped=False))
+    assert not cut.passed and "cut short" in cut.evidence["reason"]
+
+
+def test_majority_of_verifiers() -> None:
+    assert majority([True, True, False]) is True
+    assert majority([True, False]) is False
+    assert majority([False]) is False
+    assert majority([]) is None
+
+
+def _results(tf: bool, rex: bool | None, mean_gap: float = 0.2) -> dict:
+    out = {"teacher_forced": {"passed": tf, "score": 0.0, "evidence": {"mean_gap": mean_gap}}}
+    if rex is not None:
+        out["reexecution"] = {"passed": rex, "score": 0.0, "evidence": {}}
+    return out
+
+
+def test_policy_votes() -> None:
+    from verification.policy import MEAN_GAP_PER_T, accept
+
+    assert not accept(_results(False, True), 0.7, False)  # teacher-forced failure decides
+    assert accept(_results(True, None), 0.0, True)  # greedy: the prefill decides
+    assert accept(_results(True, False), 0.0, False)
+    assert accept(_results(True, True), 0.7, True)  # reproduced with its seed
+    # Re-execution diverged: honest engine noise, unless the answer is a flagged copy
+    # or its tokens sit far from the argmax.
+    assert accept(_results(True, False, 0.2), 0.7, False)
+    assert not accept(_results(True, False, 0.2), 0.7, True)
+    assert not accept(_results(True, False, MEAN_GAP_PER_T * 0.7 + 0.01), 0.7, False)
+
+
+def test_a_character_cut_at_max_tokens_is_not_a_text_mismatch() -> None:
+    cut = Forced("ab\ufffd", [TokenScore(-0.1, 1, -0.1)] * 8, False)
+    assert assess("ab", GREEDY, cut).passed
+
+
+def test_only_a_cut_character_at_the_end_is_forgiven() -> None:
+    from verification.teacher_forced import same_text
+
+    assert same_text("🌟 \ufffd", "🌟") and same_text("ab\ufffd", "ab")
+    assert not same_text("ab", "abc") and not same_text("a\ufffdb", "ab")

