@@ -59,7 +59,7 @@ from verification.index import CopyIndex  # noqa: E402
 from verification.policy import accept  # noqa: E402
 from verification.reexecution import ReexecutionVerifier  # noqa: E402
 from verification.signatures import encode_signature, signature  # noqa: E402
-from verification.teacher_forced import TeacherForcedVerifier  # noqa: E402
+from verification.teacher_forced import SHAPE_FAILURE, TeacherForcedVerifier  # noqa: E402
 
 sys.path.append(_HERE)
 from results import write_section  # noqa: E402
@@ -486,7 +486,7 @@ def distributions(report: dict[str, Any]) -> str:
                 cells.append("n/a")
                 continue
             q = [xs[min(len(xs) - 1, int(p * len(xs)))] for p in (0, 0.01, 0.05, 0.5)]
-            cells.append(" / ".join(f"{x:.2f}" for x in q))
+            cells.append(" / ".join("shape" if x <= SHAPE_FAILURE else f"{x:.2f}" for x in q))
         lines.append(f"| {scenario} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 

@@ -62,6 +62,7 @@ class VLLMServer:
 def vllm_server_at(model: Path, home: Path, *extra: str) -> Iterator[VLLMServer]:
     """vLLM's own OpenAI-compatible server for `model`, serving it as `smollm2-135m`
     (its `vllm serve` entry point fails on CPU)."""
+    home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     args = [
         "-m",

@@ -22,7 +22,6 @@ evidence also carries `mean_gap`, the mean of −(lp − top) over the tokens, w
 `verification.policy` reads when re-execution disagrees.
 """
 
-import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,12 +30,16 @@ from verification.base import Claim, VerificationResult, signature_failure
 __all__ = [
     "GREEDY_TOLERANCE",
     "SAMPLED_TOLERANCE",
+    "SHAPE_FAILURE",
     "Forced",
     "TeacherForcedVerifier",
     "TokenScore",
     "assess",
 ]
 
+SHAPE_FAILURE = -1e6
+"""The score of a claim that fails before any token is read (text, length): finite, so
+that it travels in signed JSON."""
 GREEDY_TOLERANCE = 0.6
 """Nats. Honest greedy answers (500 LLMBar prompts) stayed within 0.31 of the argmax in
 bf16 (near-ties at bf16's logit resolution) and within 0.5 when made in float32."""
@@ -83,21 +86,21 @@ def assess(claim_text: str, sampling: Mapping[str, float], forced: Forced) -> Ve
         return VerificationResult(
             METHOD,
             False,
-            -math.inf,
+            SHAPE_FAILURE,
             {"reason": "text differs from its token ids", "decoded_chars": len(forced.text)},
         )
     if len(forced.scores) > int(sampling["max_tokens"]):
         return VerificationResult(
             METHOD,
             False,
-            -math.inf,
+            SHAPE_FAILURE,
             {"reason": f"{len(forced.scores)} tokens, over max_tokens {sampling['max_tokens']}"},
         )
     if len(forced.scores) < int(sampling["max_tokens"]) and not forced.stopped:
         return VerificationResult(
             METHOD,
             False,
-            -math.inf,
+            SHAPE_FAILURE,
             {"reason": "fewer tokens than max_tokens and no end-of-sequence token: cut short"},
         )
     ratios = [s.logprob - s.top_logprob for s in forced.scores]

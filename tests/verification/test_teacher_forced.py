@@ -1,9 +1,8 @@
-import math
-
 from verification.base import majority
 from verification.teacher_forced import (
     GREEDY_TOLERANCE,
     SAMPLED_TOLERANCE,
+    SHAPE_FAILURE,
     Forced,
     TokenScore,
     assess,
@@ -38,7 +37,9 @@ def test_the_sampled_tolerance_scales_with_temperature() -> None:
 
 def test_text_that_is_not_its_token_ids_fails() -> None:
     result = assess("claimed", GREEDY, forced([0], text="decoded"))
-    assert not result.passed and result.score == -math.inf and "text" in result.evidence["reason"]
+    assert (
+        not result.passed and result.score == SHAPE_FAILURE and "text" in result.evidence["reason"]
+    )
 
 
 def test_length_rules() -> None:
