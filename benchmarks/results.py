@@ -1,7 +1,17 @@
-"""Write one benchmark's section into benchmarks/RESULTS.md (replacing an older one)."""
+"""Write one benchmark's section into benchmarks/RESULTS.md (replacing an older one).
+
+Every benchmark imports this module first: it puts the project root ahead of this
+folder on `sys.path`, because `benchmarks/verification.py` would otherwise shadow the
+`verification` package for every script run from here.
+"""
 
 import re
+import sys
 from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[1])
+if sys.path[:1] != [_ROOT]:
+    sys.path.insert(0, _ROOT)
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

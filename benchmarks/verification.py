@@ -38,32 +38,25 @@ import os
 import random
 import re
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# This file has the `verification` package's name: import the packages with this
-# folder off the path, then put it back for the benchmark helpers.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if p != _HERE]
+from results import write_section
+from substitutes import perturb, remove_layers
 
-from node.inference.base import Generation, SamplingSpec  # noqa: E402
-from node.inference.vllm_backend import VLLMBackend  # noqa: E402
-from node.models import resolve_model  # noqa: E402
-from reputation.envelope import digest  # noqa: E402
-from verification.base import Claim, VerificationResult  # noqa: E402
-from verification.copies import CopyVerifier, indexed  # noqa: E402
-from verification.index import CopyIndex  # noqa: E402
-from verification.policy import accept  # noqa: E402
-from verification.reexecution import ReexecutionVerifier  # noqa: E402
-from verification.signatures import encode_signature, signature  # noqa: E402
-from verification.teacher_forced import SHAPE_FAILURE, TeacherForcedVerifier  # noqa: E402
-
-sys.path.append(_HERE)
-from results import write_section  # noqa: E402
-from substitutes import perturb, remove_layers  # noqa: E402
+from node.inference.base import Generation, SamplingSpec
+from node.inference.vllm_backend import VLLMBackend
+from node.models import resolve_model
+from reputation.envelope import digest
+from verification.base import Claim, VerificationResult
+from verification.copies import CopyVerifier, indexed
+from verification.index import CopyIndex
+from verification.policy import accept
+from verification.reexecution import ReexecutionVerifier
+from verification.signatures import encode_signature, signature
+from verification.teacher_forced import SHAPE_FAILURE, TeacherForcedVerifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "llmbar_pairs.jsonl"
 WORK = Path.home() / ".cache" / "swarm-node" / "bench-verification"

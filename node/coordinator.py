@@ -236,6 +236,8 @@ class Coordinator:
         state.timings["judge_s"] = time.perf_counter() - t0
         ctx.metrics.phase_seconds.labels("judge").observe(state.timings["judge_s"])
         ranked = self._rank(candidates, comparisons)
+        if ctx.config.verification.enabled:
+            await progress("verifying the winner")
         t0 = time.perf_counter()
         winner, outcomes = await self._verify(state, announce, candidates, answers, ranked.order)
         state.timings["verify_s"] = time.perf_counter() - t0

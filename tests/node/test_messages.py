@@ -67,3 +67,16 @@ def test_old_entries_are_forgotten_but_stay_refused_as_stale(guard) -> None:
     clock.now += 200
     with pytest.raises(StaleMessage):
         g.check(msg, "answer")
+
+
+def test_verification_messages_are_keyed_by_their_subject(guard) -> None:
+    g, clock = guard
+
+    def request(subject: str, methods: list[str]) -> dict:
+        payload = {"subject": subject, "methods": methods}
+        return sign_envelope(ALICE, "verify_request", "0x1", payload, timestamp=clock.now)
+
+    g.check(request("0xaa", ["teacher_forced"]), "verify_request")
+    g.check(request("0xbb", ["teacher_forced"]), "verify_request")  # the next candidate
+    with pytest.raises(Equivocation):
+        g.check(request("0xaa", ["reexecution"]), "verify_request")
