@@ -46,8 +46,8 @@ class CopyVerifier:
             {
                 "kind": kind,
                 "of": other.key,
-                "node": other.node,
-                "round_id": other.round_id,
+                "of_node": other.node,
+                "of_round": other.round_id,
                 "conflicts": len(found),
             },
         )

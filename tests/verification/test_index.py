@@ -67,3 +67,40 @@ def test_capacity_evicts_the_oldest_and_rebuild_equals_adding() -> None:
         a.key for a, _ in rebuilt.near(probe.signature)
     }
     assert "k0" not in {a.key for a, _ in small.near(items[0].signature)}
+
+
+async def test_the_copy_verifier_reports_what_was_copied() -> None:
+    from verification.base import Claim
+    from verification.copies import CopyVerifier
+    from verification.signatures import encode_signature
+
+    def claim(key: str, node: str, round_id: str, text: str, sig: str | None = None) -> Claim:
+        return Claim(
+            key,
+            node,
+            round_id,
+            "p",
+            [],
+            text,
+            [],
+            "m",
+            {"temperature": 0.7},
+            sig or encode_signature(signature(text)),
+        )
+
+    index = CopyIndex()
+    index.add(item("a1", LONG, "A", "r1", "p"))
+    result = await CopyVerifier(index).verify(claim("c1", "C", "r2", LONG))
+    assert not result.passed and result.score > 0.9
+    assert result.evidence == {
+        "kind": "copy",
+        "of": "a1",
+        "of_node": "A",
+        "of_round": "r1",
+        "conflicts": 1,
+    }
+    assert (await CopyVerifier(index).verify(claim("b1", "B", "r2", OTHER))).passed
+    forged = await CopyVerifier(index).verify(
+        claim("c2", "C", "r3", OTHER, encode_signature(signature(LONG)))
+    )
+    assert not forged.passed and "not the signature" in forged.evidence["reason"]
