@@ -8,9 +8,8 @@ from node.protocol import AnnouncePayload, AnswerPayload, payload_of
 from reputation.envelope import digest
 from reputation.log import ConsensusLog
 from verification.base import Claim
-from verification.copies import indexed
 from verification.index import CopyIndex, IndexedAnswer
-from verification.signatures import SignatureError
+from verification.signatures import SignatureError, decode_signature, shingles
 
 __all__ = ["claim_of", "find_announce", "load_copy_index"]
 
@@ -42,28 +41,25 @@ def find_announce(log: ConsensusLog, round_id: str) -> dict[str, Any] | None:
 
 
 def _logged_answers(log: ConsensusLog) -> Iterator[IndexedAnswer]:
+    """Logged answers as index entries. Their signatures were checked against their texts
+    when they were admitted; at start they are only read back."""
     for entry in log.entries():
         if entry.type != "answer":
             continue
-        message = json.loads(entry.raw)
         try:
-            payload = payload_of(AnswerPayload, message)
-            yield indexed(
-                Claim(
-                    key=entry.message_digest,
-                    node=entry.sender,
-                    round_id=str(entry.round_id),
-                    prompt_hash=payload.prompt_hash,
-                    messages=[],
-                    text=payload.text,
-                    token_ids=payload.token_ids,
-                    model=payload.model,
-                    sampling=payload.sampling.model_dump(),
-                    signature=payload.signature,
-                )
-            )
+            payload = payload_of(AnswerPayload, json.loads(entry.raw))
+            sig = decode_signature(payload.signature)
         except (SignatureError, ValueError):  # answers the coordinator refused are logged too
             continue
+        yield IndexedAnswer(
+            key=entry.message_digest,
+            node=entry.sender,
+            round_id=str(entry.round_id),
+            prompt_hash=payload.prompt_hash,
+            greedy=payload.sampling.temperature == 0.0,
+            shingles=len(shingles(payload.text)),
+            signature=sig,
+        )
 
 
 def load_copy_index(log: ConsensusLog, capacity: int) -> CopyIndex:

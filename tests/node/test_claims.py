@@ -39,6 +39,7 @@ def test_the_index_is_rebuilt_from_logged_answers(tmp_path: Path) -> None:
     log.append(answer(a, "0x01", TEXT))
     log.append(answer(b, "0x02", "Something else entirely, about trains and their timetables."))
     log.append(answer(b, "0x03", TEXT, sig="zz"))  # a refused answer is logged too
+    log.append(sign_envelope(a, "answer", "0x04", {"text": "no signature at all"}))
     log.close()
 
     reopened = ConsensusLog(tmp_path / "log.db")
