@@ -347,9 +347,7 @@ async def verify_all(
         s = c.sampling
         key = f"{i}:{float(s['temperature'])}:{int(s['seed']) if s['temperature'] else 0}"
         if key not in regenerated:
-            spec = SamplingSpec(
-                float(s["temperature"]), float(s["top_p"]), int(s["seed"]), int(s["max_tokens"])
-            )
+            spec = SamplingSpec.of(s)
             regenerated[key] = (await backend.generate(c.messages, spec)).text
         return regenerated[key]
 

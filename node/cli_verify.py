@@ -48,20 +48,14 @@ async def _check(
 ) -> tuple[str, list[Any]]:
     from node.claims import claim_of
     from node.inference import create_backend
-    from node.verifying import verifiers_for
+    from node.verifying import check_claim, require_model
 
     claim = claim_of(answer, announce)
     with console.status(f"starting the {inference.backend} backend ({inference.model})…"):
         backend = await create_backend(inference)
     try:
-        if claim.model != backend.model_id:
-            raise BadRequest(
-                f"the answer claims model {claim.model!r}; this backend serves "
-                f"{backend.model_id!r}",
-                code="model_mismatch",
-            )
-        verifiers = verifiers_for(backend)
-        return claim.key, [await verifiers[m].verify(claim) for m in methods]
+        require_model(claim.model, backend)
+        return claim.key, await check_claim(backend, claim, methods)
     finally:
         await backend.close()
 

@@ -61,7 +61,7 @@ from ranking.errors import SwarmError
 from reputation.envelope import canonical, digest, sign_envelope
 from verification.copies import CopyVerifier, indexed
 from verification.grouping import group_near
-from verification.signatures import decode_signature, shingles
+from verification.index import IndexedAnswer
 
 __all__ = [
     "BT_PRIOR",
@@ -226,8 +226,8 @@ class Coordinator:
                 f"only {len(answers)} of {len(participants)} nodes answered; "
                 f"a round needs {cfg.min_answers}"
             )
-        await self._copy_check(state, announce, answers)
-        candidates = self._group(answers)
+        items = self._copy_check(state, announce, answers)
+        candidates = self._group(answers, items)
         await progress(f"{len(answers)} answers, {len(candidates)} distinct candidates")
         t0 = time.perf_counter()
         comparisons = await self._judge(
@@ -273,33 +273,34 @@ class Coordinator:
             answers.append(reply)
         return answers
 
-    async def _copy_check(
+    def _copy_check(
         self, state: RoundState, announce: dict[str, Any], answers: list[dict[str, Any]]
-    ) -> None:
+    ) -> list[IndexedAnswer]:
         """Flag copies and replays of earlier answers (evidence, not exclusion: honest
-        answers collide now and then); index this round's answers."""
-        index = self.ctx.copies
-        checker = CopyVerifier(index)
-        claims = [claim_of(a, announce) for a in answers]
-        for claim in claims:
-            result = await checker.verify(claim)
+        answers collide now and then); index this round's answers and return them as
+        index entries (signatures were checked on admission)."""
+        checker = CopyVerifier(self.ctx.copies)
+        items = [indexed(claim_of(a, announce)) for a in answers]
+        for item in items:
+            result = checker.check(item)
             if not result.passed:
                 state.copy_flags.append(
                     {
-                        "node": claim.node,
-                        "answer": claim.key,
+                        "node": item.node,
+                        "answer": item.key,
                         "similarity": result.score,
                         **result.evidence,
                     }
                 )
-        for claim in claims:
-            index.add(indexed(claim))
+        for item in items:
+            self.ctx.copies.add(item)
+        return items
 
     @staticmethod
-    def _group(answers: list[dict[str, Any]]) -> list[Candidate]:
+    def _group(answers: list[dict[str, Any]], items: list[IndexedAnswer]) -> list[Candidate]:
         texts = [a["payload"]["text"] for a in answers]
-        sigs = [decode_signature(a["payload"]["signature"]) for a in answers]
-        sizes = [len(shingles(t)) for t in texts]
+        sigs = [item.signature for item in items]
+        sizes = [item.shingles for item in items]
         candidates = []
         for index, group in enumerate(group_near(texts, sigs, sizes)):
             first = answers[group[0]]

@@ -24,7 +24,7 @@ from ranking.judging import VerdictUnreadable, judge_messages, verdict_from_logp
 from reputation.envelope import digest, sign_envelope
 from verification.signatures import encode_signature, signature
 
-__all__ = ["answer_seed", "serve_answer", "serve_judge", "text_digest"]
+__all__ = ["accept_message", "answer_seed", "serve_answer", "serve_judge", "text_digest"]
 
 
 def text_digest(text: str) -> str:
@@ -36,7 +36,8 @@ def answer_seed(base_seed: int, round_id: str) -> int:
     return int.from_bytes(keccak(f"{base_seed}:{round_id}".encode())[:4], "big")
 
 
-def _accept(ctx: NodeContext, message: Any, kind: str) -> str:
+def accept_message(ctx: NodeContext, message: Any, kind: str) -> str:
+    """The guard's check of an incoming signed message, counting refusals; its digest."""
     try:
         return ctx.guard.check(message, kind)
     except MessageRejected as exc:
@@ -45,7 +46,7 @@ def _accept(ctx: NodeContext, message: Any, kind: str) -> str:
 
 
 async def serve_answer(ctx: NodeContext, message: Any) -> dict[str, Any]:
-    announce_digest = _accept(ctx, message, "announce")
+    announce_digest = accept_message(ctx, message, "announce")
     announce = payload_of(AnnouncePayload, message)
     if ctx.address not in announce.participants:
         raise MessageRejected("this node is not a participant of the round")
@@ -89,7 +90,7 @@ async def _judge_one(
 
 
 async def serve_judge(ctx: NodeContext, message: Any) -> dict[str, Any]:
-    request_digest = _accept(ctx, message, "judge_request")
+    request_digest = accept_message(ctx, message, "judge_request")
     request = payload_of(JudgeRequestPayload, message)
     for task in request.tasks:
         if (

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from node.claims import claim_of, find_announce
-from node.errors import BadRequest, MessageRejected, NotFound
+from node.errors import BadRequest, NotFound
 from node.inference.base import Backend, SamplingSpec
+from node.participant import accept_message
 from node.protocol import AnswerPayload, VerificationPayload, VerifyRequestPayload, payload_of
 from node.state import NodeContext
 from reputation.envelope import digest, recover_sender, sign_envelope
@@ -27,17 +28,12 @@ from verification.reexecution import ReexecutionVerifier
 from verification.signatures import SignatureError, decode_signature
 from verification.teacher_forced import TeacherForcedVerifier
 
-__all__ = ["check_claim", "serve_verify", "verifiers_for"]
+__all__ = ["check_claim", "require_model", "serve_verify", "verifiers_for"]
 
 
 def verifiers_for(backend: Backend) -> dict[str, Verifier]:
-
     async def regenerate(claim: Claim) -> str:
-        s = claim.sampling
-        spec = SamplingSpec(
-            float(s["temperature"]), float(s["top_p"]), int(s["seed"]), int(s["max_tokens"])
-        )
-        return (await backend.generate(claim.messages, spec)).text
+        return (await backend.generate(claim.messages, SamplingSpec.of(claim.sampling))).text
 
     return {
         "teacher_forced": TeacherForcedVerifier(backend.teacher_force),
@@ -45,10 +41,18 @@ def verifiers_for(backend: Backend) -> dict[str, Verifier]:
     }
 
 
+def require_model(claimed: str, backend: Backend) -> None:
+    if claimed != backend.model_id:
+        raise BadRequest(
+            f"the answer claims model {claimed!r}; this verifier serves {backend.model_id!r}",
+            code="model_mismatch",
+        )
+
+
 async def check_claim(
-    ctx: NodeContext, claim: Claim, methods: Sequence[str]
+    backend: Backend, claim: Claim, methods: Sequence[str]
 ) -> list[VerificationResult]:
-    verifiers = verifiers_for(ctx.backend)
+    verifiers = verifiers_for(backend)
     return [await verifiers[m].verify(claim) for m in methods]
 
 
@@ -61,11 +65,7 @@ def _signed(message: Any, kind: str, round_id: str) -> None:
 
 
 async def serve_verify(ctx: NodeContext, message: Any) -> dict[str, Any]:
-    try:
-        ctx.guard.check(message, "verify_request")
-    except MessageRejected as exc:
-        ctx.metrics.rejected.labels(exc.code).inc()
-        raise
+    accept_message(ctx, message, "verify_request")
     request = payload_of(VerifyRequestPayload, message)
     round_id = str(message["round_id"])
     _signed(request.answer, "answer", round_id)
@@ -82,18 +82,13 @@ async def serve_verify(ctx: NodeContext, message: Any) -> dict[str, Any]:
     answer = payload_of(AnswerPayload, request.answer)
     if answer.announce != digest(announce):
         raise BadRequest("verify request: the answer is for another announcement")
-    if answer.model != ctx.backend.model_id:
-        raise BadRequest(
-            f"the answer claims model {answer.model!r}; this verifier serves "
-            f"{ctx.backend.model_id!r}",
-            code="model_mismatch",
-        )
+    require_model(answer.model, ctx.backend)
     try:
         decode_signature(answer.signature)
     except SignatureError as exc:
         raise BadRequest(str(exc), code="invalid_lsh_signature") from exc
     ctx.log.append(message)
-    results = await check_claim(ctx, claim_of(request.answer, announce), request.methods)
+    results = await check_claim(ctx.backend, claim_of(request.answer, announce), request.methods)
     payload = VerificationPayload.model_validate(
         {
             "subject": request.subject,

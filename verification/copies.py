@@ -7,6 +7,7 @@ answer (0 when there is none); passes when there is no conflict (see
 
 from verification.base import Claim, VerificationResult, signature_failure
 from verification.index import CopyIndex, IndexedAnswer
+from verification.signatures import decode_signature
 
 __all__ = ["CopyVerifier", "indexed"]
 
@@ -14,6 +15,8 @@ METHOD = "copy"
 
 
 def indexed(claim: Claim) -> IndexedAnswer:
+    """The claim as an index entry. Reads the signature without re-hashing the text:
+    callers have checked it (`Claim.lean`), or `CopyVerifier.verify` does."""
     return IndexedAnswer(
         key=claim.key,
         node=claim.node,
@@ -21,7 +24,7 @@ def indexed(claim: Claim) -> IndexedAnswer:
         prompt_hash=claim.prompt_hash,
         greedy=claim.greedy,
         shingles=claim.shingle_count(),
-        signature=claim.lean(),
+        signature=decode_signature(claim.signature),
     )
 
 
@@ -33,9 +36,11 @@ class CopyVerifier:
 
     async def verify(self, claim: Claim) -> VerificationResult:
         failed = signature_failure(self.method, claim)
-        if failed:
-            return failed
-        found = self.index.conflicts(indexed(claim))
+        return failed or self.check(indexed(claim))
+
+    def check(self, item: IndexedAnswer) -> VerificationResult:
+        """The result for an entry whose signature is known to be its text's."""
+        found = self.index.conflicts(item)
         if not found:
             return VerificationResult(self.method, True, 0.0, {})
         other, sim, kind = found[0]

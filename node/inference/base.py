@@ -24,6 +24,16 @@ class SamplingSpec:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def of(cls, signed: Mapping[str, Any]) -> "SamplingSpec":
+        """The spec from its signed form (`as_dict`)."""
+        return cls(
+            float(signed["temperature"]),
+            float(signed["top_p"]),
+            int(signed["seed"]),
+            int(signed["max_tokens"]),
+        )
+
 
 @dataclass(frozen=True)
 class Generation:

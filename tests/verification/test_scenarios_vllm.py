@@ -15,14 +15,13 @@ import pytest
 from benchmarks.substitutes import remove_layers
 from node.inference.base import SamplingSpec
 from node.inference.openai_backend import OpenAIBackend
+from node.verifying import verifiers_for
 from reputation.envelope import digest
 from tests.conftest import vllm_server_at
 from verification.base import Claim
 from verification.copies import CopyVerifier, indexed
 from verification.index import CopyIndex
-from verification.reexecution import ReexecutionVerifier
 from verification.signatures import encode_signature, signature
-from verification.teacher_forced import TeacherForcedVerifier
 
 pytestmark = pytest.mark.engine
 PROMPTS = [
@@ -107,12 +106,8 @@ def claim(i: int, row: dict[str, Any], node: str = "C", round_id: str = "") -> C
 async def verifiers(vllm_server):
     backend = await OpenAIBackend.create(vllm_server.base_url, "smollm2-135m")
 
-    async def regenerate(c: Claim) -> str:
-        s = c.sampling
-        spec = SamplingSpec(s["temperature"], s["top_p"], s["seed"], s["max_tokens"])
-        return (await backend.generate(c.messages, spec)).text
-
-    yield TeacherForcedVerifier(backend.teacher_force), ReexecutionVerifier(regenerate)
+    found = verifiers_for(backend)  # the node's own verifiers, on the openai backend
+    yield found["teacher_forced"], found["reexecution"]
     await backend.close()
 
 
