@@ -17,8 +17,8 @@ from typing import Any
 from results import write_section
 
 from node.inference.base import SamplingSpec
+from node.inference.store import resolve_model
 from node.inference.vllm_backend import VLLMBackend
-from node.models import resolve_model
 
 PROMPT = [{"role": "user", "content": "Write a short story about a robot who learns to paint."}]
 VARIANTS: list[tuple[str, dict[str, Any]]] = [

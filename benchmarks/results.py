@@ -16,6 +16,15 @@ if sys.path[:1] != [_ROOT]:
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
+def machine_line(dtype: str | None = None) -> str:
+    """The machine a table was measured on: CPU model, the ISA features that decide CPU
+    inference speed, any AVX2-only emulation in force, and the dtype (when one applies)."""
+    from node.inference.device import cpu_summary
+
+    text = f"Machine: {cpu_summary()}"
+    return text + (f"; dtype {dtype}." if dtype else ".")
+
+
 def write_section(title: str, body: str) -> None:
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     section = f"## {title}\n\n{body.rstrip()}\n"

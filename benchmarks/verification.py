@@ -47,8 +47,8 @@ from results import write_section
 from substitutes import perturb, remove_layers
 
 from node.inference.base import Generation, SamplingSpec
+from node.inference.store import resolve_model
 from node.inference.vllm_backend import VLLMBackend
-from node.models import resolve_model
 from reputation.envelope import digest
 from verification.base import Claim, VerificationResult
 from verification.copies import CopyVerifier, indexed

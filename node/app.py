@@ -1,64 +1,38 @@
-"""Building and running one node's aiohttp application.
+"""Putting one node together and running it: the library entry point.
 
-`start_node` is the library entry point used by `swarm node run`, `swarm up`
-and the tests: it opens the log, binds the port (0 picks a free one) and
-returns a `RunningNode` whose `stop()` closes everything it opened. Background
-work (the peer health loop) is a `cleanup_ctx` that cancels and awaits its task.
+`start_node` is used by `swarm node run`, `swarm up` and the tests. It opens the
+consensus log (its writer thread), rebuilds what the node keeps in memory from
+it (the copy index, the judges' records), measures the engine's speed unless
+given it, wires the peers (the node's own participant as a local peer), binds
+the port (0 picks a free one) and returns a `RunningNode` whose `stop()` closes
+everything it opened. The backend is not owned.
 """
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from node.api.app import build_app
+from node.api.service import SwarmService
 from node.claims import load_copy_index
 from node.config import NodeConfig
+from node.context import NodeContext
 from node.inference.base import Backend
-from node.peers import PeerClient
-from node.routes import SERVICE, error_middleware, routes
-from node.service import SwarmService
-from node.state import NodeContext, Peer
+from node.inference.device import cpu_summary
+from node.inference.speed import Speed, measure_speed
+from node.journal import Journal
+from node.peers.directory import Directory
+from node.peers.local import LocalPeer
+from node.peers.transport import PeerClient
 from reputation.log import ConsensusLog
+from reputation.records import RECORD_ROUNDS, JudgeBook
+from verification.index import CopyIndex
 
-__all__ = ["HEALTH_INTERVAL", "RunningNode", "build_app", "start_node"]
+__all__ = ["RunningNode", "start_node"]
 
 log = logging.getLogger(__name__)
-HEALTH_INTERVAL = 5.0
-
-
-async def _health_loop(app: web.Application) -> AsyncIterator[None]:
-    service = app[SERVICE]
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(HEALTH_INTERVAL)
-            peers = list(service.ctx.peers)
-            states = await asyncio.gather(*(service.client.is_healthy(p.url) for p in peers))
-            for peer, ok in zip(peers, states, strict=True):
-                if ok != peer.healthy:
-                    log.info("peer %s is %s", peer.address, "back" if ok else "down")
-                peer.healthy = ok
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-def build_app(service: SwarmService) -> web.Application:
-    app = web.Application(
-        middlewares=[error_middleware],
-        client_max_size=service.ctx.config.server.max_body_bytes,
-    )
-    app[SERVICE] = service
-    app.add_routes(routes)
-    app.cleanup_ctx.append(_health_loop)
-    return app
 
 
 @dataclass
@@ -77,32 +51,51 @@ class RunningNode:
 
     async def stop(self) -> None:
         await self.runner.cleanup()
-        await self.service.client.close()
-        self.ctx.log.close()
+        await self.ctx.peers.client.close()
+        await self.ctx.journal.close()
 
 
-async def start_node(config: NodeConfig, account: Any, backend: Backend) -> RunningNode:
-    """Open the log, bind the server and start serving. The backend is not owned."""
-    log = ConsensusLog(config.log_path)
-    ctx = NodeContext(
-        config=config,
-        account=account,
-        backend=backend,
-        log=log,
-        peers=[Peer(p.address, p.url) for p in config.peers if p.address != account.address],
-        copies=load_copy_index(log, config.verification.copy_index_size),
-    )
-    client = await PeerClient.create(config.round.peer_concurrency)
-    service = SwarmService(ctx, client)
-    runner = web.AppRunner(build_app(service), access_log=None)
+def _memory(log: ConsensusLog, copies: int) -> tuple[CopyIndex, JudgeBook]:
+    """What a node keeps in memory, rebuilt from its log (runs in the log's thread)."""
+    return load_copy_index(log, copies), JudgeBook.rebuilt(log.judge_history(RECORD_ROUNDS))
+
+
+async def start_node(
+    config: NodeConfig, account: Any, backend: Backend, speed: Speed | None = None
+) -> RunningNode:
+    """Open the log, bind the server and start serving."""
+    journal = await Journal.open(config.log_path)
+    client: PeerClient | None = None
+    runner: web.AppRunner | None = None
     try:
+        size = config.verification.copy_index_size
+        copies, judges = await journal.read(lambda consensus: _memory(consensus, size))
+        speed = speed or await measure_speed(backend)
+        client = await PeerClient.create(config.round.peer_concurrency)
+        peers = Directory(account.address, client)
+        peers.set_remotes([(p.address, p.url) for p in config.peers])
+        ctx = NodeContext(
+            config, account, backend, journal, peers, speed, copies=copies, judges=judges
+        )
+        service = SwarmService(ctx)
+        peers.local = LocalPeer(ctx.address, service.serve)
+        runner = web.AppRunner(build_app(service), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, config.server.host, config.server.port)
-        await site.start()
+        await web.TCPSite(runner, config.server.host, config.server.port).start()
     except BaseException:
-        await runner.cleanup()
-        await client.close()
-        ctx.log.close()
+        if runner is not None:
+            await runner.cleanup()
+        if client is not None:
+            await client.close()
+        await journal.close()
         raise
-    port = int(runner.addresses[0][1])
-    return RunningNode(service, runner, port)
+    log.info(
+        "node %s: %s in %s on %s; %.1f ms per token, %.3f ms per prompt character",
+        account.address,
+        backend.model_id,
+        backend.dtype,
+        cpu_summary(),
+        1000 * speed.seconds_per_token,
+        1000 * speed.seconds_per_char,
+    )
+    return RunningNode(service, runner, int(runner.addresses[0][1]))

@@ -1,17 +1,24 @@
-"""Signed answers as verification claims, and the copy index from the consensus log."""
+"""Signed answers as verification claims; what makes a claim impossible; the copy index
+rebuilt from the consensus log.
 
-import json
+`claim_defect` is the one check, shared by the coordinator's admission of answers
+(phase 2) and a verifier's refusal (phase 6), of what no honest node serving the
+round's model could have sent: another model's name, or token ids outside the
+model's vocabulary. An answer with a defect never enters a round; a verifier
+asked about one refuses the claim (`ClaimRejected`), which counts as a failed vote.
+"""
+
 from collections.abc import Iterator
 from typing import Any
 
-from node.protocol import AnnouncePayload, AnswerPayload, payload_of
 from reputation.envelope import digest
 from reputation.log import ConsensusLog
+from reputation.messages import AnnouncePayload, AnswerPayload, payload_of
 from verification.base import Claim
 from verification.index import CopyIndex, IndexedAnswer
 from verification.signatures import SignatureError, decode_signature, shingles
 
-__all__ = ["claim_of", "find_announce", "load_copy_index"]
+__all__ = ["claim_defect", "claim_of", "load_copy_index"]
 
 
 def claim_of(answer: dict[str, Any], announce: dict[str, Any]) -> Claim:
@@ -23,7 +30,7 @@ def claim_of(answer: dict[str, Any], announce: dict[str, Any]) -> Claim:
         node=str(answer["sender"]),
         round_id=str(answer["round_id"]),
         prompt_hash=payload.prompt_hash,
-        messages=[m.model_dump() for m in announced.messages],
+        messages=announced.chat(),
         text=payload.text,
         token_ids=payload.token_ids,
         model=payload.model,
@@ -32,11 +39,20 @@ def claim_of(answer: dict[str, Any], announce: dict[str, Any]) -> Claim:
     )
 
 
-def find_announce(log: ConsensusLog, round_id: str) -> dict[str, Any] | None:
-    for entry in log.entries(round_id):
-        if entry.type == "announce":
-            message: dict[str, Any] = json.loads(entry.raw)
-            return message
+def claim_defect(answer: AnswerPayload, model: str, vocab_size: int) -> tuple[str, str] | None:
+    """(code, reason) if no honest node serving `model` could have made `answer`."""
+    if answer.model != model:
+        return (
+            "model_mismatch",
+            f"the answer claims model {answer.model!r}; the round's is {model!r}",
+        )
+    outside = [t for t in answer.token_ids if not 0 <= t < vocab_size]
+    if outside:
+        return (
+            "invalid_token_ids",
+            f"{len(outside)} token id(s) outside the vocabulary 0..{vocab_size - 1} "
+            f"(first: {outside[0]})",
+        )
     return None
 
 
@@ -47,7 +63,7 @@ def _logged_answers(log: ConsensusLog) -> Iterator[IndexedAnswer]:
         if entry.type != "answer":
             continue
         try:
-            payload = payload_of(AnswerPayload, json.loads(entry.raw))
+            payload = payload_of(AnswerPayload, entry.message())
             sig = decode_signature(payload.signature)
         except (SignatureError, ValueError):  # answers the coordinator refused are logged too
             continue

@@ -1,33 +1,67 @@
-"""The node's errors and the one error shape every HTTP response uses.
+"""The node's errors, and the one error shape every HTTP response uses.
 
-Each error class carries its HTTP status and OpenAI-style `type` and `code`;
+Each `NodeError` carries its HTTP status and OpenAI-style `type` and `code`.
 `error_body` turns any exception into `(status, {"error": {message, type,
-code}})`. Unexpected exceptions become a 500 with a generic message: no stack
-trace ever reaches a client.
+code}})`, the only place that body is built: the other packages' errors map
+through `_FOREIGN`, and an unexpected exception becomes a 500 with a generic
+message (no stack trace ever reaches a client). A failure of the node's own
+work (its fit not converging, its log unwritable) is a 5xx that says what
+failed, never a 4xx blaming the request.
+
+Peers' failures join the tree as `PeerFailure`, in three kinds that a round
+treats differently (`node.peers.fanout`):
+
+- `PeerUnreachable`: the peer could not be reached, or did not answer in time;
+  it is absent (a verifier that is absent abstains);
+- `PeerRefused`: the peer answered with an error. When its `type` is
+  `claim_rejected`, the refusal is about the claim it was sent (another model,
+  impossible token ids): in verification that is a failed vote, not an absence;
+- `BadReply`: the peer answered, but its reply fails our checks.
+
+`refusal_from` reads a peer's error body back into a `PeerRefused`, so a local
+participant's exception and a remote one's HTTP error become the same thing.
 """
 
 from typing import Any
 
-from ranking.errors import RankingError, SwarmError
+from ranking.errors import RankingError
 from reputation.envelope import EnvelopeError, InvalidSignature
 from reputation.log import LogError
+from reputation.queries import NotInLog
+from swarm_errors import SwarmError
+from verification.signatures import SignatureError
 
 __all__ = [
+    "CLAIM_REJECTED",
     "BackendError",
+    "BadReply",
     "BadRequest",
+    "ClaimRejected",
     "ConfigError",
     "Equivocation",
+    "HttpError",
     "MessageRejected",
     "ModelStoreError",
     "NodeError",
     "NotFound",
+    "PeerFailure",
+    "PeerRefused",
+    "PeerUnreachable",
     "ReplayedMessage",
     "RoundFailed",
     "StaleMessage",
     "UnknownSender",
     "VerificationFailed",
     "error_body",
+    "refusal_from",
 ]
+
+CLAIM_REJECTED = "claim_rejected"
+_HTTP_KINDS = {
+    404: ("not_found_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+    413: ("invalid_request_error", "payload_too_large"),
+}
 
 
 class NodeError(SwarmError):
@@ -52,6 +86,18 @@ class BadRequest(NodeError, ValueError):
         self.code = code
 
 
+class ClaimRejected(BadRequest):
+    """A verifier refuses the claim it was asked to check: the answer claims another
+    model, impossible token ids, an unreadable LSH signature, or a signature that is
+    not its sender's. The coordinator counts it as a failed vote."""
+
+    type = CLAIM_REJECTED
+
+    def __init__(self, message: str, code: str, status: int = 400):
+        super().__init__(message, code)
+        self.status = status
+
+
 class NotFound(NodeError, LookupError):
     status = 404
     type = "not_found_error"
@@ -60,6 +106,15 @@ class NotFound(NodeError, LookupError):
     def __init__(self, message: str, code: str = "not_found"):
         super().__init__(message)
         self.code = code
+
+
+class HttpError(NodeError):
+    """An HTTP-level refusal of the server itself (no route, wrong method, too large)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.type, self.code = _HTTP_KINDS.get(status, ("invalid_request_error", "http_error"))
 
 
 class MessageRejected(NodeError, ValueError):
@@ -85,13 +140,15 @@ class ReplayedMessage(MessageRejected):
 
 
 class Equivocation(ReplayedMessage):
-    """Two different signed messages of one type from one sender for one round."""
+    """Two different signed messages of one kind from one sender for one round; both
+    messages are the evidence (`reputation.evidence`)."""
 
     code = "equivocation"
 
-    def __init__(self, message: str, evidence: tuple[str, str]):
+    def __init__(self, message: str, first: dict[str, Any], second: dict[str, Any]):
         super().__init__(message)
-        self.evidence = evidence
+        self.first = first
+        self.second = second
 
 
 class RoundFailed(NodeError):
@@ -114,19 +171,80 @@ class ModelStoreError(NodeError):
     code = "model_store"
 
 
+class PeerFailure(NodeError):
+    """A peer did not answer usefully."""
+
+    status = 502
+    type = "peer_error"
+    code = "peer_failure"
+
+
+class PeerUnreachable(PeerFailure):
+    """The peer could not be reached or did not answer in time: an absence."""
+
+    code = "peer_unreachable"
+
+
+class PeerRefused(PeerFailure):
+    """The peer answered with an error in the one error shape."""
+
+    code = "peer_refused"
+
+    def __init__(self, message: str, status: int, kind: str, code: str):
+        super().__init__(message)
+        self.peer_status = status
+        self.peer_type = kind
+        self.peer_code = code
+
+    @property
+    def about_claim(self) -> bool:
+        """The refusal is about the claim sent (a failed vote), not about the request."""
+        return self.peer_type == CLAIM_REJECTED
+
+    def __str__(self) -> str:
+        return f"HTTP {self.peer_status} {self.peer_code}: {super().__str__()}"
+
+
+class BadReply(PeerFailure):
+    """The peer answered, but the reply fails the coordinator's checks."""
+
+    code = "bad_reply"
+
+
+_FOREIGN: list[tuple[type[BaseException], int, str, str]] = [
+    (InvalidSignature, 401, "peer_message_rejected", "invalid_signature"),
+    (SignatureError, 400, "invalid_request_error", "invalid_lsh_signature"),
+    (EnvelopeError, 400, "invalid_request_error", "invalid_request"),
+    (NotInLog, 404, "not_found_error", "not_found"),
+    (LogError, 500, "internal_error", "log_error"),
+    (RankingError, 500, "internal_error", "ranking_failed"),
+    (SwarmError, 500, "internal_error", "internal_error"),
+]
+
+
 def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """Status and body in the one error shape for any exception."""
     if isinstance(exc, NodeError):
-        status, type_, code = exc.status, exc.type, exc.code
-    elif isinstance(exc, InvalidSignature):
-        status, type_, code = 401, "peer_message_rejected", "invalid_signature"
-    elif isinstance(exc, EnvelopeError | RankingError):
-        status, type_, code = 400, "invalid_request_error", "invalid_request"
-    elif isinstance(exc, LogError):
-        status, type_, code = 500, "internal_error", "log_error"
-    else:
-        return 500, _shape("internal error; see the node's log", "internal_error", "internal_error")
-    return status, _shape(str(exc), type_, code)
+        return exc.status, _shape(str(exc), exc.type, exc.code)
+    for kind, status, type_, code in _FOREIGN:
+        if isinstance(exc, kind):
+            code = getattr(exc, "code", code)
+            message = str(exc) if status < 500 else f"internal failure of this node: {exc}"
+            return status, _shape(message, type_, code)
+    return 500, _shape("internal error; see the node's log", "internal_error", "internal_error")
+
+
+def refusal_from(status: int, body: Any) -> PeerRefused:
+    """A peer's error reply as a `PeerRefused` (whatever shape the body has)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return PeerRefused(str(body)[:300], status, "unknown", "unknown")
+    return PeerRefused(
+        str(error.get("message", ""))[:300],
+        status,
+        str(error.get("type", "unknown")),
+        str(error.get("code", "unknown")),
+    )
 
 
 def _shape(message: str, type_: str, code: str) -> dict[str, Any]:

@@ -4,7 +4,10 @@ Each node gets its own key (in `<data_dir>/node-<i>/key.json`), its own log,
 its own loopback port (`first_port + i`, or free ports for 0) and its own
 sampling: temperatures spread evenly over [0.2, 0.9] and seed i, so a swarm
 sharing one model still gives different candidates, each reproducible from the
-settings in its signed answer. All nodes know each other as static peers.
+settings in its signed answer. Every other setting comes from `base` (built by
+`node.config.load_config`, so the environment's `SWARM_<SECTION>__<FIELD>`
+overrides apply as they do to `swarm node run`). All nodes know each other as
+static peers. The engine's speed is measured once and shared.
 
 The local keys use the password in `LOCAL_PASSWORD` and a cheap scrypt cost:
 they guard a loopback test swarm, not stake. Production nodes use
@@ -12,14 +15,15 @@ they guard a loopback test swarm, not stake. Production nodes use
 """
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from node.app import RunningNode, start_node
-from node.config import NodeConfig, SamplingConfig, ServerConfig
+from node.config import NodeConfig
 from node.identity import load_or_create
 from node.inference.base import Backend
-from node.state import Peer
+from node.inference.speed import measure_speed
 
 __all__ = ["LOCAL_PASSWORD", "LocalSwarm", "start_local_swarm", "temperatures"]
 
@@ -47,11 +51,19 @@ class LocalSwarm:
 
 
 async def start_local_swarm(
-    n: int, first_port: int, data_dir: Path, base: NodeConfig, backend: Backend
+    n: int,
+    first_port: int,
+    data_dir: Path,
+    base: NodeConfig,
+    backend: Backend | Sequence[Backend],
 ) -> LocalSwarm:
-    """Start `n` nodes sharing `backend`; `base` supplies every other setting."""
+    """Start `n` nodes sharing `backend` (or node i on `backend[i]`)."""
     if n < 1:
         raise ValueError("a swarm needs at least one node")
+    backends = [backend] * n if not isinstance(backend, Sequence) else list(backend)
+    if len(backends) != n:
+        raise ValueError(f"{n} nodes need {n} backends, got {len(backends)}")
+    speed = await measure_speed(backends[0])
     nodes: list[RunningNode] = []
     try:
         for i, temperature in enumerate(temperatures(n)):
@@ -59,26 +71,18 @@ async def start_local_swarm(
             account = load_or_create(home / "key.json", LOCAL_PASSWORD, _LOCAL_KDF_N)
             config = dataclasses.replace(
                 base,
-                server=ServerConfig(
-                    host="127.0.0.1",
-                    port=first_port + i if first_port else 0,
-                    max_body_bytes=base.server.max_body_bytes,
+                server=dataclasses.replace(
+                    base.server, host="127.0.0.1", port=first_port + i if first_port else 0
                 ),
-                sampling=SamplingConfig(
-                    temperature=temperature,
-                    top_p=base.sampling.top_p,
-                    seed=i,
-                    max_tokens=base.sampling.max_tokens,
-                ),
+                sampling=dataclasses.replace(base.sampling, temperature=temperature, seed=i),
                 peers=[],
                 log_path=str(home / "consensus.db"),
             )
-            nodes.append(await start_node(config, account, backend))
+            nodes.append(await start_node(config, account, backends[i], speed))
     except BaseException:
         for node in nodes:
             await node.stop()
         raise
     for node in nodes:
-        others = [m for m in nodes if m is not node]
-        node.ctx.peers = [Peer(m.ctx.address, m.url) for m in others]
+        node.ctx.peers.set_remotes([(m.ctx.address, m.url) for m in nodes if m is not node])
     return LocalSwarm(nodes)

@@ -33,6 +33,12 @@ class NodeMetrics:
         self.rejected = Counter(
             "swarm_messages_rejected", "Peer messages refused, by reason", ["code"], registry=r
         )
+        self.equivocations = Counter(
+            "swarm_equivocations",
+            "Pairs of different signed messages of one kind, round and sender, kept as evidence",
+            ["type"],
+            registry=r,
+        )
         self.http = Counter(
             "swarm_http_requests",
             "HTTP requests, by route and status",

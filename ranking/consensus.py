@@ -10,6 +10,12 @@ the next rounds' priors are built from).
 A record's weight in the prior is capped at `RECORD_CAP` pseudo-verdicts, so a
 long good record cannot shield a judge that turns: data in one round can still
 move its η.
+
+Each verdict weighs in the fit by its confidence (`weight`: the probability mass
+the judge's verdict tokens held), so an unreadable verdict (a tie with mass 0)
+moves nothing. The judge's record of this round counts each verdict once, as
+the share of it that agreed with the consensus: a verdict that sits on the fence
+counts half each way, so a judge that cannot decide earns no reliability.
 """
 
 from collections.abc import Sequence
@@ -57,14 +63,21 @@ def rank_round(
     judges: Sequence[str],
     records: dict[str, JudgeRecord],
     prior: float,
+    weight: Sequence[float] | None = None,
 ) -> RoundRanking:
-    """Scores and judges' reliability for one round's verdicts (first ≻ second w.p. p_first)."""
+    """Scores and judges' reliability for one round's verdicts (first ≻ second w.p.
+    p_first, each weighing `weight`: its confidence; 1 each when not given)."""
     names = sorted(set(judges))
     index = {name: k for k, name in enumerate(names)}
     past = [records.get(name, JudgeRecord()).capped() for name in names]
     a, b = reliability_prior([r.agreed for r in past], [r.disagreed for r in past])
     v = Verdicts.of(
-        np.zeros(len(first), np.intp), first, second, p_first, [index[j] for j in judges]
+        np.zeros(len(first), np.intp),
+        first,
+        second,
+        p_first,
+        [index[j] for j in judges],
+        weight,
     )
     fit = crowd_bt_fit(v, 1, n_candidates, a, b, prior=prior)
     s, se = fit.scores[0], fit.stderr[0]

@@ -1,15 +1,8 @@
-"""The project's exception root and the ranking package's errors.
+"""The ranking package's errors (the root, `SwarmError`, is in `swarm_errors`)."""
 
-`SwarmError` lives here because `ranking` is the one package every other package
-may import (it imports nothing of ours): `verification`, `reputation`,
-`contracts` and `node` all derive their error trees from it.
-"""
+from swarm_errors import SwarmError
 
 __all__ = ["DesignError", "InvalidComparisons", "NotConverged", "RankingError", "SwarmError"]
-
-
-class SwarmError(Exception):
-    """Root of every error this project raises on purpose."""
 
 
 class RankingError(SwarmError):

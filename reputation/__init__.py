@@ -1,4 +1,6 @@
-"""The consensus log (and, later, reputation rules, proof-of-capability and audit)."""
+"""Signed messages and their schemas, the consensus log, judges' records, the seeded
+draws of a round and equivocation evidence (later: reputation rules, proof-of-capability
+and the audit). Imports nothing from `node`."""
 
 from reputation.envelope import (
     EnvelopeError,

@@ -16,7 +16,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak
 
-from ranking.errors import SwarmError
+from swarm_errors import SwarmError
 
 __all__ = [
     "EnvelopeError",

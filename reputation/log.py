@@ -8,25 +8,49 @@ UTF-8 string) in `messages` with
 - `digest`         = keccak256(prev_digest ‖ message_digest),
 
 so changing, dropping or reordering any row breaks every later `digest`.
-`verify_chain` recomputes the chain. Round results go in `rounds`.
+`verify_chain` recomputes the chain. Round results go in `rounds`
+(`reputation.result.StoredRound`), and pairs of messages that prove
+equivocation in `evidence` (`reputation.evidence`).
+
+Writes come as a batch of operations (`Append`, `RecordRound`,
+`RecordEvidence`) applied in one transaction, so a writer that gathers what a
+phase of a round produced commits it once (`write`); `append` is a batch of
+one. The same signed message appended twice is stored once.
 
 The file uses WAL mode; the schema changes only through `MIGRATIONS`, applied in
-order at open and recorded in `PRAGMA user_version`.
+order at open and recorded in `PRAGMA user_version`. A `ConsensusLog` is one
+SQLite connection: use it from one thread (the node's log writer thread owns it).
 """
 
 import json
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 from eth_utils import keccak
+from pydantic import ValidationError
 
-from ranking.errors import SwarmError
-from reputation.envelope import EnvelopeError, canonical, recover_sender
+from reputation.envelope import EnvelopeError, canonical, digest, recover_sender
+from reputation.evidence import check_equivocation
+from reputation.result import JudgeSummary, SettledRound, StoredRound
+from swarm_errors import SwarmError
 
-__all__ = ["GENESIS", "ConsensusLog", "LogEntry", "LogError", "verify_chain", "verify_log"]
+__all__ = [
+    "GENESIS",
+    "Append",
+    "ConsensusLog",
+    "Evidence",
+    "LogEntry",
+    "LogError",
+    "Operation",
+    "RecordEvidence",
+    "RecordRound",
+    "verify_chain",
+    "verify_log",
+]
 
 GENESIS = "0x" + "00" * 32
 
@@ -67,7 +91,28 @@ def _m1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1]
+def _m2(db: sqlite_utils.Database) -> None:
+    db["evidence"].create(
+        {
+            "id": int,
+            "kind": str,
+            "round_id": str,
+            "sender": str,
+            "message_type": str,
+            "first_digest": str,
+            "second_digest": str,
+            "first": str,
+            "second": str,
+            "detected": float,
+        },
+        pk="id",
+        not_null={"kind", "sender", "message_type", "first_digest", "second_digest"},
+    )
+    db["evidence"].create_index(["first_digest", "second_digest"], unique=True)
+    db["evidence"].create_index(["sender"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m2]
 
 
 @dataclass(frozen=True)
@@ -81,6 +126,49 @@ class LogEntry:
     sender: str
     timestamp: float
     raw: str
+
+    def message(self) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.raw)
+        return out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    kind: str
+    round_id: str | None
+    sender: str
+    message_type: str
+    first: dict[str, Any]
+    second: dict[str, Any]
+    detected: float
+
+
+@dataclass(frozen=True)
+class Append:
+    """Append one signed message to the hash chain."""
+
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordRound:
+    """Store (or replace) a round's row in `rounds`."""
+
+    round: StoredRound
+
+
+@dataclass(frozen=True)
+class RecordEvidence:
+    """Store a pair of messages that proves equivocation (checked before it is stored)."""
+
+    first: dict[str, Any]
+    second: dict[str, Any]
+    kind: str = "equivocation"
+
+
+Operation = Append | RecordRound | RecordEvidence
+
+_COLUMNS = ("message_digest", "prev_digest", "digest", "type", "round_id", "sender", "timestamp")
 
 
 def _hex(data: bytes) -> str:
@@ -113,7 +201,7 @@ class ConsensusLog:
                 f"{self.path} has schema version {version}; this code knows {len(MIGRATIONS)}"
             )
         for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.db.conn:
+            with self.db.atomic():
                 migration(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
 
@@ -125,73 +213,151 @@ class ConsensusLog:
         row = self.db.execute("SELECT digest FROM messages ORDER BY seq DESC LIMIT 1").fetchone()
         return str(row[0]) if row else GENESIS
 
+    # Writing: a batch of operations in one transaction.
+
+    def write(self, operations: Sequence[Operation]) -> list[LogEntry | None]:
+        """Apply `operations` in order, in one transaction (all or nothing). Returns the
+        entry of each `Append` (None for the other operations). Operations that cannot
+        be stored (a message that is not canonical JSON, evidence that proves nothing)
+        are refused before anything is written."""
+        for op in operations:
+            if isinstance(op, Append):
+                canonical(op.message)
+            elif isinstance(op, RecordEvidence):
+                check_equivocation(op.first, op.second)
+        with self.db.atomic():
+            return [self._apply(op) for op in operations]
+
     def append(self, message: dict[str, Any]) -> LogEntry:
         """Append one signed message (stored in its canonical form)."""
-        raw = canonical(message)
-        meta = message
-        message_digest = _hex(keccak(raw))
-        with self.db.conn:  # one transaction: read head, write the new link
-            existing = list(
-                self.db["messages"].rows_where("message_digest = ?", [message_digest], limit=1)
+        (entry,) = self.write([Append(message)])
+        assert entry is not None
+        return entry
+
+    def record_round(self, stored: StoredRound) -> None:
+        self.write([RecordRound(stored)])
+
+    def record_evidence(self, first: dict[str, Any], second: dict[str, Any]) -> None:
+        self.write([RecordEvidence(first, second)])
+
+    def _apply(self, op: Operation) -> LogEntry | None:
+        if isinstance(op, Append):
+            return self._append(op.message)
+        if isinstance(op, RecordRound):
+            r = op.round
+            self.db.execute(
+                "INSERT OR REPLACE INTO rounds "
+                "(round_id, coordinator, created, status, winner, result) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    r.round_id,
+                    r.coordinator,
+                    r.created,
+                    r.status,
+                    r.winner,
+                    json.dumps(r.result.model_dump(mode="json"), sort_keys=True),
+                ],
             )
-            if existing:  # the same signed message twice is stored once
-                return LogEntry(**existing[0])
-            prev = self.head()
-            row: dict[str, Any] = {
-                "message_digest": message_digest,
-                "prev_digest": prev,
-                "digest": link(prev, message_digest),
-                "type": str(meta["type"]),
-                "round_id": meta.get("round_id"),
-                "sender": str(meta["sender"]),
-                "timestamp": float(meta["timestamp"]),
-                "raw": raw.decode("utf-8"),
-            }
-            self.db["messages"].insert(row)
-            seq = self.db.execute("SELECT last_insert_rowid()").fetchone()[0]
-        return LogEntry(seq=int(seq), **row)
+            return None
+        sender = check_equivocation(op.first, op.second)
+        self.db.execute(
+            "INSERT OR IGNORE INTO evidence (kind, round_id, sender, message_type, "
+            "first_digest, second_digest, first, second, detected) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                op.kind,
+                op.first["round_id"],
+                sender,
+                op.first["type"],
+                digest(op.first),
+                digest(op.second),
+                canonical(op.first).decode("utf-8"),
+                canonical(op.second).decode("utf-8"),
+                time.time(),
+            ],
+        )
+        return None
+
+    def _append(self, message: dict[str, Any]) -> LogEntry:
+        raw = canonical(message)
+        message_digest = _hex(keccak(raw))
+        existing = self.db.execute(
+            "SELECT * FROM messages WHERE message_digest = ?", [message_digest]
+        ).fetchone()
+        if existing:  # the same signed message twice is stored once
+            return LogEntry(*existing)
+        prev = self.head()
+        values = (
+            message_digest,
+            prev,
+            link(prev, message_digest),
+            str(message["type"]),
+            message.get("round_id"),
+            str(message["sender"]),
+            float(message["timestamp"]),
+        )
+        cursor = self.db.execute(
+            f"INSERT INTO messages ({', '.join(_COLUMNS)}, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [*values, raw.decode("utf-8")],
+        )
+        return LogEntry(int(cursor.lastrowid or 0), *values, raw.decode("utf-8"))
+
+    # Reading.
 
     def entries(self, round_id: str | None = None) -> Iterator[LogEntry]:
-        where, args = ("round_id = ?", [round_id]) if round_id else (None, None)
-        for row in self.db["messages"].rows_where(where, args, order_by="seq"):
-            yield LogEntry(**row)
+        where, args = ("WHERE round_id = ?", [round_id]) if round_id else ("", [])
+        for row in self.db.execute(f"SELECT * FROM messages {where} ORDER BY seq", args):
+            yield LogEntry(*row)
 
-    def record_round(
-        self,
-        round_id: str,
-        coordinator: str,
-        created: float,
-        status: str,
-        winner: str | None,
-        result: dict[str, Any],
-    ) -> None:
-        self.db["rounds"].upsert(
-            {
-                "round_id": round_id,
-                "coordinator": coordinator,
-                "created": created,
-                "status": status,
-                "winner": winner,
-                "result": json.dumps(result, sort_keys=True),
-            },
-            pk="round_id",
+    def round(self, round_id: str) -> StoredRound | None:
+        row = self.db.execute(
+            "SELECT round_id, coordinator, created, status, winner, result FROM rounds "
+            "WHERE round_id = ?",
+            [round_id],
+        ).fetchone()
+        return None if row is None else self._stored(row)
+
+    def settled_rounds(self, limit: int) -> list[SettledRound]:
+        """The latest `limit` rounds that settled, oldest first."""
+        rows = self.db.execute(
+            "SELECT round_id, coordinator, created, status, winner, result FROM rounds "
+            "WHERE status = 'ok' ORDER BY created DESC LIMIT ?",
+            [limit],
+        ).fetchall()
+        out = [self._stored(row).result for row in reversed(rows)]
+        return [r for r in out if isinstance(r, SettledRound)]
+
+    def judge_history(self, limit: int) -> list[list[JudgeSummary]]:
+        """The judges of the latest `limit` settled rounds, oldest first."""
+        return [list(r.swarm.judges) for r in self.settled_rounds(limit)]
+
+    def evidence(self, sender: str | None = None) -> list[Evidence]:
+        where, args = ("WHERE lower(sender) = lower(?)", [sender]) if sender else ("", [])
+        rows = self.db.execute(
+            "SELECT kind, round_id, sender, message_type, first, second, detected "
+            f"FROM evidence {where} ORDER BY id",
+            args,
         )
+        return [
+            Evidence(kind, rid, who, kind_of, json.loads(a), json.loads(b), float(t))
+            for kind, rid, who, kind_of, a, b, t in rows
+        ]
 
-    def round(self, round_id: str) -> dict[str, Any] | None:
+    def _stored(self, row: tuple[Any, ...]) -> StoredRound:
+        round_id, coordinator, created, status, winner, result = row
         try:
-            row = self.db["rounds"].get(round_id)
-        except sqlite_utils.db.NotFoundError:
-            return None
-        out = dict(row)
-        out["result"] = json.loads(out["result"]) if out["result"] else None
-        return out
-
-    def recent_results(self, limit: int) -> list[dict[str, Any]]:
-        """Results of the latest `limit` finished rounds, newest first."""
-        rows = self.db["rounds"].rows_where(
-            "status = ? AND result IS NOT NULL", ["ok"], order_by="created DESC", limit=limit
-        )
-        return [json.loads(r["result"]) for r in rows]
+            return StoredRound.model_validate(
+                {
+                    "round_id": round_id,
+                    "coordinator": coordinator,
+                    "created": created,
+                    "status": status,
+                    "winner": winner,
+                    "result": json.loads(result),
+                }
+            )
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise LogError(f"round {round_id}: the stored result does not parse: {exc}") from exc
 
     def close(self) -> None:
         self.db.close()

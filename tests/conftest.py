@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from node.models import pull
+from node.inference.store import pull
 from tests.procs import Proc, free_port, running
 
 
@@ -48,7 +48,8 @@ def swarm3(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "--no-pull",
     ]
     url = f"http://127.0.0.1:{port}"
-    with running(args, home / "swarm.log", url + "/health", marker="endpoint:") as proc:
+    env = {"SWARM_ROUND__TIMEOUT_FLOOR": "45"}  # `swarm up` reads the environment too
+    with running(args, home / "swarm.log", url + "/health", env=env, marker="endpoint:") as proc:
         yield LocalSwarmProc(proc, url, home / "data")
 
 

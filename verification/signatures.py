@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from datasketch import LeanMinHash, MinHash
 
-from ranking.errors import SwarmError
+from swarm_errors import SwarmError
 
 __all__ = [
     "NUM_PERM",

@@ -1,4 +1,4 @@
-"""The one interface both inference backends implement."""
+"""The one interface both inference backends implement (and the tests' scripted one)."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -6,10 +6,12 @@ from typing import Any, Protocol
 
 from verification.teacher_forced import Forced
 
-__all__ = ["TOP_LOGPROBS", "Backend", "Forced", "Generation", "SamplingSpec"]
+__all__ = ["TOP_LOGPROBS", "Backend", "Chat", "Forced", "Generation", "SamplingSpec"]
 
 # How many next-token alternatives a judging call asks for (vLLM's default cap).
 TOP_LOGPROBS = 20
+
+Chat = Sequence[Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -45,21 +47,23 @@ class Generation:
 class Backend(Protocol):
     model_id: str
     """The model id this backend serves (goes into signed answers)."""
+    vocab_size: int
+    """Token ids run from 0 to vocab_size − 1; an answer claiming others is impossible."""
+    dtype: str
+    """The precision the model computes in (`float32`, `bfloat16`…; `unknown` when a
+    server elsewhere decides)."""
 
-    async def generate(
-        self, messages: Sequence[Mapping[str, str]], sampling: SamplingSpec
-    ) -> Generation:
+    async def generate(self, messages: Chat, sampling: SamplingSpec) -> Generation:
         """A chat completion of `messages` with its token ids."""
         ...
 
-    async def next_token_logprobs(self, messages: Sequence[Mapping[str, str]]) -> dict[str, float]:
-        """Top next-token log-probabilities after `messages`, whose last message is an
-        assistant prefill to be continued (one forward pass). Keys are token texts."""
+    async def next_token_logprobs(self, prompts: Sequence[Chat]) -> list[dict[str, float]]:
+        """For each prompt, whose last message is an assistant prefill to be continued,
+        the top next-token log-probabilities (one forward pass each; keys are token
+        texts). The prompts go to the engine together, as one batch."""
         ...
 
-    async def teacher_force(
-        self, messages: Sequence[Mapping[str, str]], token_ids: Sequence[int]
-    ) -> Forced:
+    async def teacher_force(self, messages: Chat, token_ids: Sequence[int]) -> Forced:
         """One prefill of `messages` (with the generation prompt) followed by `token_ids`:
         each claimed token's log-probability and rank and the top log-probability at its
         position, the tokens' decoded text, and whether they end with an end-of-sequence

@@ -1,32 +1,47 @@
 """Any OpenAI-compatible server over HTTP (e.g. vLLM's own OpenAI server).
 
 Generation asks for the answer's token ids (`return_token_ids`, a vLLM
-extension); judging continues an assistant prefill (`continue_final_message`,
-also vLLM's) for one token with `top_logprobs`. The teacher-forced check uses
-vLLM's `/tokenize` (the chat prompt as ids), `/v1/completions` with the ids and
-`prompt_logprobs=1`, and `/detokenize`. A server that lacks these is refused
-with a clear `BackendError` rather than used half-way.
+extension). Judging renders each verdict prompt, an assistant prefill to be
+continued, with vLLM's `/tokenize` (`continue_final_message`), then sends all of
+a judge's prompts in one `/v1/completions` request (a list of token-id prompts,
+one token each with `logprobs`), so the server schedules them as one batch. The
+teacher-forced check uses `/tokenize` (the chat prompt as ids), `/v1/completions`
+with the ids and `prompt_logprobs=1`, and `/detokenize`. A server that lacks
+these is refused with a clear `BackendError` rather than used half-way.
+
+The vocabulary size, which the coordinator checks answers' token ids against,
+is found at start by asking the server to read one-token prompts: vLLM refuses
+an id outside its vocabulary with a 400 before any work, so a doubling search
+and a bisection (about 35 tiny requests) find the first id it refuses. The
+server's dtype is its own business: `dtype` is `unknown`.
 """
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
 
 from node.errors import BackendError
-from node.inference.base import TOP_LOGPROBS, Forced, Generation, SamplingSpec
+from node.inference.base import TOP_LOGPROBS, Chat, Forced, Generation, SamplingSpec
 from verification.teacher_forced import TokenScore
 
 __all__ = ["OpenAIBackend"]
 
 
+MAX_VOCAB = 1 << 24
+
+
 class OpenAIBackend:
+    dtype = "unknown"
+
     def __init__(self, session: aiohttp.ClientSession, base_url: str, model_id: str, served: str):
         self._session = session
         self._base = base_url.rstrip("/")
         self._root = self._base.removesuffix("/v1")
         self.model_id = model_id
         self._served = served
+        self.vocab_size = 0
 
     @classmethod
     async def create(
@@ -41,10 +56,38 @@ class OpenAIBackend:
             if not served:
                 models = await cls._get(session, base_url.rstrip("/") + "/models")
                 served = str(models["data"][0]["id"])
+            backend = cls(session, base_url, served_name or served, served)
+            backend.vocab_size = await backend._find_vocab_size()
         except BaseException:
             await session.close()
             raise
-        return cls(session, base_url, served_name or served, served)
+        return backend
+
+    async def _accepts(self, token_id: int) -> bool:
+        """Whether the server reads a one-token prompt of `token_id` (400: out of vocab)."""
+        body = {"model": self._served, "prompt": [token_id], "max_tokens": 1, "temperature": 0}
+        try:
+            async with self._session.post(self._base + "/completions", json=body) as resp:
+                if resp.status == 400:
+                    return False
+                if resp.status != 200:
+                    raise BackendError(f"probing the vocabulary: HTTP {resp.status}")
+                return True
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise BackendError(f"probing the vocabulary: {exc!r}") from exc
+
+    async def _find_vocab_size(self) -> int:
+        if not await self._accepts(0):
+            raise BackendError("the server refuses token id 0: it does not read token prompts")
+        low, high = 0, 1  # low is accepted; find a refused high
+        while await self._accepts(high):
+            low, high = high, high * 2
+            if high > MAX_VOCAB:
+                raise BackendError("the server accepts any token id: cannot find its vocabulary")
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if await self._accepts(middle) else (low, middle)
+        return high
 
     @staticmethod
     async def _get(session: aiohttp.ClientSession, url: str) -> Any:
@@ -74,9 +117,7 @@ class OpenAIBackend:
             raise BackendError(f"chat completion without a choice: {exc!r}") from exc
         return choice
 
-    async def generate(
-        self, messages: Sequence[Mapping[str, str]], sampling: SamplingSpec
-    ) -> Generation:
+    async def generate(self, messages: Chat, sampling: SamplingSpec) -> Generation:
         choice = await self._chat(
             {
                 "messages": [dict(m) for m in messages],
@@ -93,38 +134,44 @@ class OpenAIBackend:
         text = choice["message"].get("content") or ""
         return Generation(text, [int(t) for t in token_ids], str(choice.get("finish_reason")))
 
-    async def next_token_logprobs(self, messages: Sequence[Mapping[str, str]]) -> dict[str, float]:
-        choice = await self._chat(
+    async def _render(self, messages: Chat, prefill: bool) -> list[int]:
+        rendered = await self._post(
+            self._root + "/tokenize",
             {
                 "messages": [dict(m) for m in messages],
-                "max_tokens": 1,
-                "temperature": 0.0,
-                "logprobs": True,
-                "top_logprobs": TOP_LOGPROBS,
-                "add_generation_prompt": False,
-                "continue_final_message": True,
-            }
+                "add_generation_prompt": not prefill,
+                "continue_final_message": prefill,
+            },
         )
         try:
-            top = choice["logprobs"]["content"][0]["top_logprobs"]
-            return {str(e["token"]): float(e["logprob"]) for e in top}
-        except (KeyError, IndexError, TypeError) as exc:
-            raise BackendError("the server returned no top logprobs for the verdict") from exc
+            return [int(t) for t in rendered["tokens"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackendError("the server's /tokenize returned no tokens") from exc
+
+    async def next_token_logprobs(self, prompts: Sequence[Chat]) -> list[dict[str, float]]:
+        rendered = await asyncio.gather(*(self._render(p, prefill=True) for p in prompts))
+        data = await self._post(
+            self._base + "/completions",
+            {"prompt": rendered, "max_tokens": 1, "temperature": 0.0, "logprobs": TOP_LOGPROBS},
+        )
+        try:
+            choices = sorted(data["choices"], key=lambda c: int(c["index"]))
+            tops = [c["logprobs"]["top_logprobs"][0] for c in choices]
+            out = [{str(t): float(lp) for t, lp in top.items()} for top in tops]
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+            raise BackendError("the server returned no top logprobs for the verdicts") from exc
+        if len(out) != len(prompts):
+            raise BackendError(f"{len(prompts)} verdict prompts, {len(out)} answers")
+        return out
 
     async def _detokenize(self, token_ids: Sequence[int]) -> str:
         data = await self._post(self._root + "/detokenize", {"tokens": list(token_ids)})
         return str(data.get("prompt", ""))
 
-    async def teacher_force(
-        self, messages: Sequence[Mapping[str, str]], token_ids: Sequence[int]
-    ) -> Forced:
+    async def teacher_force(self, messages: Chat, token_ids: Sequence[int]) -> Forced:
         if not token_ids:
             return Forced("", [], False)
-        rendered = await self._post(
-            self._root + "/tokenize",
-            {"messages": [dict(m) for m in messages], "add_generation_prompt": True},
-        )
-        prompt = [int(t) for t in rendered["tokens"]]
+        prompt = await self._render(messages, prefill=False)
         data = await self._post(
             self._base + "/completions",
             {

@@ -3,18 +3,21 @@ in the process that serves the same model directory.
 
 Prompts are rendered with the model's own chat template (transformers) and
 passed as token ids, so a generation's prompt is exactly what was hashed and
-signed. The engine's core runs in a child process (vLLM's default), which is
-why entry points need an `if __name__ == "__main__"` guard.
+signed. A batch of verdict prompts is rendered first and then submitted at
+once, so the engine schedules them together. The engine's core runs in a child
+process (vLLM's default), which is why entry points need an
+`if __name__ == "__main__"` guard. The dtype is `node.inference.device`'s choice.
 """
 
+import asyncio
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from node.errors import BackendError, BadRequest
-from node.inference.base import TOP_LOGPROBS, Forced, Generation, SamplingSpec
+from node.errors import BackendError
+from node.inference.base import TOP_LOGPROBS, Chat, Forced, Generation, SamplingSpec
 from node.inference.device import engine_kwargs
 from verification.teacher_forced import TokenScore
 
@@ -24,12 +27,15 @@ log = logging.getLogger(__name__)
 
 
 class VLLMBackend:
-    def __init__(self, engine: Any, tokenizer: Any, model_id: str, stop_ids: set[int]):
+    def __init__(self, engine: Any, tokenizer: Any, model_id: str, stop_ids: set[int], dtype: str):
         self._engine = engine
         self._tokenizer = tokenizer
         self.model_id = model_id
         self._stop_ids = stop_ids
         self._ids = itertools.count()
+        self.dtype = dtype
+        # vLLM accepts ids up to the larger of the tokenizer's and the model's vocabulary.
+        self.vocab_size = max(len(tokenizer), int(engine.model_config.get_vocab_size()))
 
     @classmethod
     async def create(
@@ -52,18 +58,20 @@ class VLLMBackend:
             stop_ids |= {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
         except OSError:  # no generation_config.json
             pass
-        args = AsyncEngineArgs(**engine_kwargs(str(model_dir), max_model_len, seed, dtype))
-        engine = AsyncLLM.from_engine_args(args)
-        backend = cls(engine, tokenizer, model_id, stop_ids)
+        kwargs = engine_kwargs(str(model_dir), max_model_len, seed, dtype)
+        engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs))
+        chosen = str(engine.model_config.dtype).removeprefix("torch.")
+        log.info("vLLM engine for %s computes in %s (asked: %s)", model_id, chosen, dtype)
+        backend = cls(engine, tokenizer, model_id, stop_ids, chosen)
         if warm:
             # The first logprobs and prompt-logprobs requests pay a one-off warm-up
             # (seconds on CPU, measured in benchmarks/prompt_logprobs.py); pay it now.
             hello = [{"role": "user", "content": "Say 1."}]
-            await backend.next_token_logprobs([*hello, {"role": "assistant", "content": "1"}])
+            await backend.next_token_logprobs([[*hello, {"role": "assistant", "content": "1"}]])
             await backend.teacher_force(hello, tokenizer.encode("1"))
         return backend
 
-    def _render(self, messages: Sequence[Mapping[str, str]], prefill: bool) -> list[int]:
+    def _render(self, messages: Chat, prefill: bool) -> list[int]:
         ids = self._tokenizer.apply_chat_template(
             [dict(m) for m in messages],
             add_generation_prompt=not prefill,
@@ -92,9 +100,7 @@ class VLLMBackend:
             raise BackendError("vLLM engine returned no output")
         return final
 
-    async def generate(
-        self, messages: Sequence[Mapping[str, str]], sampling: SamplingSpec
-    ) -> Generation:
+    async def generate(self, messages: Chat, sampling: SamplingSpec) -> Generation:
         from vllm import SamplingParams
 
         prompt = self._render(messages, prefill=False)
@@ -107,13 +113,15 @@ class VLLMBackend:
         out = await self._run(prompt, params)
         return Generation(out.text, list(out.token_ids), str(out.finish_reason or "stop"))
 
-    async def next_token_logprobs(self, messages: Sequence[Mapping[str, str]]) -> dict[str, float]:
+    async def next_token_logprobs(self, prompts: Sequence[Chat]) -> list[dict[str, float]]:
         from vllm import SamplingParams
 
-        prompt = self._render(messages, prefill=True)
-        out = await self._run(
-            prompt, SamplingParams(temperature=0.0, max_tokens=1, logprobs=TOP_LOGPROBS)
-        )
+        rendered = [self._render(p, prefill=True) for p in prompts]  # all before any is sent
+        params = SamplingParams(temperature=0.0, max_tokens=1, logprobs=TOP_LOGPROBS)
+        outs = await asyncio.gather(*(self._run(ids, params) for ids in rendered))
+        return [self._top(out) for out in outs]
+
+    def _top(self, out: Any) -> dict[str, float]:
         if not out.logprobs:
             raise BackendError("vLLM returned no logprobs")
         result: dict[str, float] = {}
@@ -122,14 +130,11 @@ class VLLMBackend:
             result[text] = max(result.get(text, float("-inf")), float(lp.logprob))
         return result
 
-    async def teacher_force(
-        self, messages: Sequence[Mapping[str, str]], token_ids: Sequence[int]
-    ) -> Forced:
+    async def teacher_force(self, messages: Chat, token_ids: Sequence[int]) -> Forced:
         from vllm import SamplingParams
 
-        vocab = len(self._tokenizer)
-        if any(not 0 <= t < vocab for t in token_ids):
-            raise BadRequest(f"a claimed token id is outside the vocabulary (0..{vocab - 1})")
+        if any(not 0 <= t < self.vocab_size for t in token_ids):
+            raise BackendError(f"token ids outside the vocabulary (0..{self.vocab_size - 1})")
         if not token_ids:
             return Forced("", [], False)
         prompt = self._render(messages, prefill=False)

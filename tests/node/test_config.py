@@ -19,7 +19,7 @@ def test_defaults_file_env_and_flags_layer(tmp_path: Path) -> None:
     )
     assert cfg.server.port == 9100  # env over file
     assert cfg.sampling.temperature == 0.3 and cfg.sampling.seed == 7
-    assert cfg.round.min_answers == 3 and cfg.round.answer_timeout == 180.0
+    assert cfg.round.min_answers == 3 and cfg.round.answer_timeout == 0.0  # 0: scaled
     assert cfg.peers[0].url == "http://127.0.0.1:9001"
     assert Path(cfg.identity.keystore) == tmp_path / "key.json"  # relative to the file
     assert Path(cfg.log_path) == tmp_path / "consensus.db"
@@ -35,6 +35,8 @@ def test_defaults_file_env_and_flags_layer(tmp_path: Path) -> None:
         ("[sampling]\ntemperature = 5.0\n", "temperature"),
         ("[[peers]]\naddress = 'bob'\nurl = 'http://x'\n", "peer address"),
         ("this is not toml", "cannot read"),
+        ("[inference]\ndtype = 'int4'\n", "inference.dtype"),
+        ("[round]\ntimeout_margin = 0.5\n", "timeout_margin"),
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, message: str) -> None:

@@ -11,8 +11,9 @@ from openai import OpenAI
 
 from node.identity import load_keystore
 from node.local import LOCAL_PASSWORD
-from node.participant import text_digest
 from reputation import ConsensusLog, digest, sign_envelope, verify_log
+from reputation.draws import text_digest
+from reputation.result import StoredRound, SwarmReply
 from verification.signatures import encode_signature, signature
 
 pytestmark = pytest.mark.engine
@@ -34,27 +35,35 @@ def test_models_lists_swarm(client: OpenAI) -> None:
     assert "swarm" in ids and "smollm2-135m" in ids
 
 
+def test_swarm_up_honours_environment_overrides_and_reports_its_dtype(swarm3) -> None:
+    info = httpx.get(swarm3.url + "/swarm/v1/info").json()
+    assert info["timeouts"]["floor"] == 45.0  # SWARM_ROUND__TIMEOUT_FLOOR, set by the fixture
+    assert info["dtype"] in ("bfloat16", "float32")
+    assert info["speed"]["seconds_per_token"] > 0 and info["speed"]["seconds_per_char"] > 0
+
+
 def test_plain_query_returns_the_winner_and_how_it_was_chosen(first_round, swarm3) -> None:
     content = first_round.choices[0].message.content
-    swarm = first_round.model_extra["swarm"]
-    assert content and swarm["round_id"].startswith("0x")
-    candidates = swarm["candidates"]
+    swarm = SwarmReply.model_validate(first_round.model_extra["swarm"])
+    assert content and swarm.round_id.startswith("0x")
+    candidates = swarm.candidates
     assert len(candidates) >= 2, "three nodes at different temperatures should disagree"
-    winner = candidates[swarm["winner"]["candidate"]]
-    assert winner["digest"] == text_digest(content) == swarm["winner"]["digest"]
-    assert winner["score"] == max(c["score"] for c in candidates)
+    winner = swarm.candidate(swarm.winner.candidate)
+    assert winner.digest == text_digest(content) == swarm.winner.digest
+    assert winner.score == max(c.score for c in candidates)
     for c in candidates:
-        assert {"node", "score", "stderr", "digest"} <= set(c)
-        low, high = c["interval"]
-        assert low < c["score"] < high and c["stderr"] > 0
-    judges = {j["node"] for j in swarm["judges"]}
-    assert judges and sum(j["verdicts"] for j in swarm["judges"]) >= 2 * (len(candidates) - 1)
-    for j in swarm["judges"]:  # reliability estimated in the round; agreement feeds later rounds
-        assert 0 < j["reliability"] < 1
-        assert j["agreed"] + j["disagreed"] == pytest.approx(j["verdicts"])
-    assert len({n for c in candidates for n in c["nodes"]}) == 3
-    stored = httpx.get(f"{swarm3.url}/v1/rounds/{swarm['round_id']}").json()
-    assert stored["status"] == "ok" and stored["result"]["text"] == content
+        low, high = c.interval
+        assert low < c.score < high and c.stderr > 0
+    judges = {j.node for j in swarm.judges}
+    assert judges and sum(j.verdicts for j in swarm.judges) >= 2 * (len(candidates) - 1)
+    for j in swarm.judges:  # reliability estimated in the round; agreement feeds later rounds
+        assert 0 < j.reliability < 1
+        assert j.agreed + j.disagreed == pytest.approx(j.verdicts)
+    assert len({n for c in candidates for n in c.nodes}) == 3
+    stored = StoredRound.model_validate(
+        httpx.get(f"{swarm3.url}/v1/rounds/{swarm.round_id}").json()
+    )
+    assert stored.status == "ok" and stored.result.text == content  # type: ignore[union-attr]
 
 
 def test_streaming_with_the_sdk(client: OpenAI) -> None:
@@ -65,8 +74,8 @@ def test_streaming_with_the_sdk(client: OpenAI) -> None:
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     final = chunks[-1]
     assert final.choices[0].finish_reason in ("stop", "length")
-    swarm = final.model_extra["swarm"]
-    assert text and swarm["winner"]["digest"] == text_digest(text)
+    swarm = SwarmReply.model_validate(final.model_extra["swarm"])
+    assert text and swarm.winner.digest == text_digest(text)
 
 
 def test_streaming_sends_progress_comments(swarm3) -> None:
@@ -97,17 +106,20 @@ def test_every_node_log_verifies(first_round, swarm3) -> None:
 
 
 def test_the_winner_is_verified_by_nodes_that_did_not_write_it(first_round) -> None:
-    swarm = first_round.model_extra["swarm"]
-    assert swarm["winner"]["verification"] == "passed"
-    outcome = next(o for o in swarm["verification"] if o["status"] == "passed")
-    winner = swarm["candidates"][outcome["candidate"]]
-    assert outcome["candidate"] == swarm["winner"]["candidate"]
-    assert outcome["verifiers"] and all(v["passed"] for v in outcome["verifiers"])
-    assert not {v["node"] for v in outcome["verifiers"]} & set(winner["nodes"])
-    for v in outcome["verifiers"]:  # sampled answers: teacher-forced and re-executed
-        assert [r["method"] for r in v["results"]] == outcome["methods"]
-        assert "teacher_forced" in outcome["methods"]
-    assert swarm["copy_flags"] == []
+    swarm = SwarmReply.model_validate(first_round.model_extra["swarm"])
+    assert swarm.winner.verification == "passed"
+    outcome = next(o for o in swarm.verification if o.status == "passed")
+    winner = swarm.candidate(outcome.candidate)
+    assert outcome.candidate == swarm.winner.candidate
+    assert outcome.verifiers and all(v.passed for v in outcome.verifiers)
+    assert not {v.node for v in outcome.verifiers} & set(winner.nodes)
+    # Every local node samples (temperature > 0): its answer is teacher-forced and
+    # re-executed with its declared seed, which reproduces it on this engine.
+    assert outcome.methods == ["teacher_forced", "reexecution"]
+    for v in outcome.verifiers:
+        results = {r.method: r for r in v.results}
+        assert list(results) == outcome.methods and results["teacher_forced"].passed
+    assert swarm.copy_flags == []
 
 
 def _round_messages(data_dir: Path, round_id: str) -> dict[str, list[dict]]:
@@ -123,8 +135,7 @@ def _round_messages(data_dir: Path, round_id: str) -> dict[str, list[dict]]:
 
 def test_verify_requests_with_bad_input_get_a_clear_4xx(first_round, swarm3) -> None:
     url = swarm3.url
-    swarm = first_round.model_extra["swarm"]
-    round_id = swarm["round_id"]
+    round_id = SwarmReply.model_validate(first_round.model_extra["swarm"]).round_id
     logged = _round_messages(swarm3.data_dir, round_id)
     announce, answer = logged["announce"][0], logged["answer"][0]
     keys = {
@@ -166,8 +177,8 @@ def test_a_fabricated_answer_fails_verification_and_an_honest_one_passes(
     first_round, swarm3
 ) -> None:
     url = swarm3.url
-    swarm = first_round.model_extra["swarm"]
-    logged = _round_messages(swarm3.data_dir, swarm["round_id"])
+    round_id = SwarmReply.model_validate(first_round.model_extra["swarm"]).round_id
+    logged = _round_messages(swarm3.data_dir, round_id)
     announce = logged["announce"][0]
     signer = load_keystore(Path(swarm3.data_dir) / "node-1" / "key.json", LOCAL_PASSWORD)
     results = {}
@@ -181,7 +192,7 @@ def test_a_fabricated_answer_fails_verification_and_an_honest_one_passes(
         forged = sign_envelope(
             author,
             "answer",
-            swarm["round_id"],
+            round_id,
             {
                 **answer["payload"],
                 "text": text,
@@ -195,7 +206,7 @@ def test_a_fabricated_answer_fails_verification_and_an_honest_one_passes(
                 "announce": announce,
                 "methods": ["teacher_forced"],
             }
-            message = sign_envelope(signer, "verify_request", swarm["round_id"], body)
+            message = sign_envelope(signer, "verify_request", round_id, body)
             resp = httpx.post(url + "/swarm/v1/verify", json=message, timeout=120)
             assert resp.status_code == 200, resp.text
             results.setdefault(name, []).append(resp.json()["payload"]["results"][0])

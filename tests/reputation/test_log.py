@@ -3,12 +3,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reputation import ConsensusLog, LogError, sign_envelope, verify_chain, verify_log
-from reputation.log import GENESIS, MIGRATIONS
+from reputation.evidence import InvalidEvidence, check_equivocation
+from reputation.log import GENESIS, MIGRATIONS, Append, RecordEvidence
+from reputation.result import FailedRound, StoredRound
 
 ACCOUNT = Account.from_key(b"\x04" * 32)
 
@@ -86,9 +89,62 @@ def test_newer_schema_and_garbage_files_are_refused(tmp_path: Path) -> None:
 
 def test_rounds_table(tmp_path: Path) -> None:
     log = ConsensusLog(tmp_path / "log.db")
-    log.record_round("0xr", "0xc", 1.0, "ok", "0xw", {"swarm": {"k": [1, 2]}})
-    assert log.round("0xr")["result"] == {"swarm": {"k": [1, 2]}}
+    failed = StoredRound(
+        round_id="0xr",
+        coordinator="0xc",
+        created=1.0,
+        status="failed",
+        winner=None,
+        result=FailedRound(error="only 1 of 3 nodes answered", left_out=[]),
+    )
+    log.record_round(failed)
+    assert log.round("0xr") == failed
     assert log.round("0xnope") is None
+    with log.db.conn:  # a row this code cannot read is an error that names the round
+        log.db.execute("UPDATE rounds SET result = '{\"swarm\": 1}' WHERE round_id = '0xr'")
+    with pytest.raises(LogError, match="0xr"):
+        log.round("0xr")
+
+
+def test_a_batch_is_one_transaction_all_or_nothing(tmp_path: Path) -> None:
+    log = ConsensusLog(tmp_path / "log.db")
+    commits = []
+    log.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    msgs = [sign_envelope(ACCOUNT, "answer", f"0x{i:02x}", {"i": i}) for i in range(4)]
+    entries = log.write([Append(m) for m in msgs])
+    assert len(commits) == 1 and [e.seq for e in entries if e] == [1, 2, 3, 4]
+    other = Account.from_key(b"\x05" * 32)
+    not_evidence = RecordEvidence(msgs[0], sign_envelope(other, "answer", "0x00", {"i": 9}))
+    with pytest.raises(InvalidEvidence):  # refused before anything is written
+        log.write([Append(sign_envelope(ACCOUNT, "answer", "0x99", {})), not_evidence])
+    assert len(list(log.entries())) == 4 and verify_log(log) == 4
+
+
+def test_equivocation_evidence_is_stored_and_checked(tmp_path: Path) -> None:
+    log = ConsensusLog(tmp_path / "log.db")
+    one = sign_envelope(ACCOUNT, "answer", "0x01", {"text": "a"})
+    two = sign_envelope(ACCOUNT, "answer", "0x01", {"text": "b"})
+    log.record_evidence(one, two)
+    log.record_evidence(one, two)  # the same pair twice is kept once
+    (kept,) = log.evidence()
+    assert (kept.first, kept.second, kept.sender) == (one, two, ACCOUNT.address)
+    assert check_equivocation(kept.first, kept.second) == ACCOUNT.address
+    with pytest.raises(InvalidEvidence):
+        log.record_evidence(one, sign_envelope(ACCOUNT, "answer", "0x02", {"text": "b"}))
+
+
+def test_a_log_of_the_first_schema_migrates_without_losing_anything(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+    log = ConsensusLog(path)  # as the previous version left it: chain and rounds, no evidence
+    msgs = _fill(log, 3)
+    log.close()
+    again = ConsensusLog(path)
+    assert again.schema_version == len(MIGRATIONS) and verify_log(again) == 3
+    assert [e.message() for e in again.entries()] == msgs and again.evidence() == []
 
 
 @settings(max_examples=25, deadline=None)

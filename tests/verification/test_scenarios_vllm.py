@@ -15,7 +15,7 @@ import pytest
 from benchmarks.substitutes import remove_layers
 from node.inference.base import SamplingSpec
 from node.inference.openai_backend import OpenAIBackend
-from node.verifying import verifiers_for
+from node.serve.verify import verifiers_for
 from reputation.envelope import digest
 from tests.conftest import vllm_server_at
 from verification.base import Claim

@@ -1,0 +1,124 @@
+"""aiohttp handlers: parse, validate, call the service or a participant handler, reply.
+
+Every error, whether raised by our code or by aiohttp itself (no route, wrong
+method, a body over the limit), leaves through `error_middleware` in the one
+error shape built by `node.errors.error_body`.
+"""
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from node.api.protocol import ChatCompletionRequest
+from node.api.service import SwarmService
+from node.api.sse import stream_completion
+from node.errors import BadRequest, HttpError, error_body
+from node.serve import PATHS
+
+__all__ = ["SERVICE", "error_middleware", "routes"]
+
+log = logging.getLogger(__name__)
+SERVICE = web.AppKey("service", SwarmService)
+routes = web.RouteTableDef()
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource else "unmatched"
+    try:
+        response: web.StreamResponse = await handler(request)
+    except Exception as exc:
+        if isinstance(exc, web.HTTPException):
+            if exc.status < 400:
+                raise
+            text = "request body is too large" if exc.status == 413 else exc.text or exc.reason
+            exc = HttpError(exc.status, text)
+        status, body = error_body(exc)
+        if status == 500:  # our own failure: the log gets the traceback, the client does not
+            log.error("%s %s failed: %r", request.method, request.path, exc, exc_info=exc)
+        elif status > 500:
+            log.warning("%s %s: %s", request.method, request.path, exc)
+        response = web.json_response(body, status=status)
+    service.ctx.metrics.http.labels(route, str(response.status)).inc()
+    return response
+
+
+async def _json(request: web.Request) -> Any:
+    limit = request.app[SERVICE].ctx.config.server.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from exc
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+@routes.post("/v1/chat/completions")
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    body = await _json(request)
+    try:
+        chat = ChatCompletionRequest.model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest(_validation_message(exc)) from exc
+    if not chat.stream:
+        return web.json_response((await service.complete(chat)).body())
+    service.check(chat)  # refuse bad input with a plain 4xx before the stream opens
+    return await stream_completion(request, lambda progress: service.complete(chat, progress))
+
+
+@routes.get("/v1/models")
+async def models(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SERVICE].models())
+
+
+@routes.get("/v1/rounds/{round_id}")
+async def get_round(request: web.Request) -> web.Response:
+    stored = await request.app[SERVICE].round(request.match_info["round_id"])
+    return web.json_response(stored.model_dump(mode="json"))
+
+
+def _peer_route(path: str) -> None:
+    async def handle(request: web.Request) -> web.Response:
+        serve = request.app[SERVICE].serve[path]
+        return web.json_response(await serve(await _json(request)))
+
+    routes.post(path)(handle)
+
+
+for _path in PATHS.values():
+    _peer_route(_path)
+
+
+@routes.get("/swarm/v1/info")
+async def info(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SERVICE].info())
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SERVICE].health())
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[SERVICE].ctx.metrics.render()
+    return web.Response(
+        body=body,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type": "text/plain; version=0.0.4"},
+    )

@@ -1,0 +1,140 @@
+"""What the HTTP endpoints do, without aiohttp: validation, rounds, replies.
+
+Requests are fully validated (model, sizes) before any work starts.
+Model names: `swarm` runs a round; this node's own model id is a plain
+generation by this node alone (useful as a baseline), honouring the client's
+`temperature`, `top_p` and `seed`. `max_tokens` is capped at the node's
+`sampling.max_tokens`.
+"""
+
+import time
+from typing import Any
+
+from node.api.protocol import SWARM_MODEL, ChatCompletion, ChatCompletionRequest, completion
+from node.context import NodeContext
+from node.errors import BadRequest, NotFound
+from node.inference.base import SamplingSpec
+from node.round import Coordinator, Progress, no_progress
+from node.serve import handlers
+from reputation.result import StoredRound
+
+__all__ = ["VERSION", "SwarmService"]
+
+VERSION = "0.1.0"
+
+
+class SwarmService:
+    def __init__(self, ctx: NodeContext):
+        self.ctx = ctx
+        self.coordinator = Coordinator(ctx)
+        self.serve = handlers(ctx)
+        """The participant's handlers by peer path (`node.serve`)."""
+
+    def models(self) -> dict[str, Any]:
+        created = int(time.time())
+        return {
+            "object": "list",
+            "data": [
+                {"id": SWARM_MODEL, "object": "model", "created": created, "owned_by": "swarm"},
+                {
+                    "id": self.ctx.backend.model_id,
+                    "object": "model",
+                    "created": created,
+                    "owned_by": self.ctx.address,
+                },
+            ],
+        }
+
+    def check(self, request: ChatCompletionRequest) -> tuple[list[dict[str, str]], int]:
+        """Refuse what cannot be served; return the messages and the token limit."""
+        if request.model not in (SWARM_MODEL, self.ctx.backend.model_id):
+            raise BadRequest(
+                f"unknown model {request.model!r}; this node serves "
+                f"{SWARM_MODEL!r} and {self.ctx.backend.model_id!r}",
+                code="model_not_found",
+            )
+        messages = request.plain_messages()
+        size = sum(len(m["content"]) for m in messages)
+        limit = self.ctx.config.round.max_prompt_chars
+        if size > limit:
+            raise BadRequest(
+                f"the conversation has {size} characters; the limit is {limit}",
+                code="context_length_exceeded",
+            )
+        cap = self.ctx.config.sampling.max_tokens
+        return messages, min(request.token_limit() or cap, cap)
+
+    async def complete(
+        self, request: ChatCompletionRequest, progress: Progress = no_progress
+    ) -> ChatCompletion:
+        messages, max_tokens = self.check(request)
+        created = int(time.time())
+        if request.model == SWARM_MODEL:
+            settled = await self.coordinator.run(messages, max_tokens, progress)
+            cid = "chatcmpl-" + settled.reply.round_id[2:34]
+            return completion(
+                cid, SWARM_MODEL, settled.text, settled.finish_reason, settled.reply, created
+            )
+        cfg = self.ctx.config.sampling
+        sampling = SamplingSpec(
+            temperature=cfg.temperature if request.temperature is None else request.temperature,
+            top_p=cfg.top_p if request.top_p is None else request.top_p,
+            seed=cfg.seed if request.seed is None else request.seed,
+            max_tokens=max_tokens,
+        )
+        generation = await self.ctx.backend.generate(messages, sampling)
+        return completion(
+            f"chatcmpl-{time.time_ns():x}",
+            request.model,
+            generation.text,
+            generation.finish_reason,
+            None,
+            created,
+        )
+
+    async def round(self, round_id: str) -> StoredRound:
+        found = await self.ctx.journal.read(lambda log: log.round(round_id))
+        if found is None:
+            raise NotFound(f"no round {round_id} in this node's log")
+        return found
+
+    def info(self) -> dict[str, Any]:
+        ctx = self.ctx
+        sampling, rounds = ctx.config.sampling, ctx.config.round
+        return {
+            "node": ctx.address,
+            "version": VERSION,
+            "model": ctx.backend.model_id,
+            "backend": ctx.config.inference.backend,
+            "dtype": ctx.backend.dtype,
+            "sampling": {
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
+                "max_tokens": sampling.max_tokens,
+            },
+            "timeouts": {
+                "answer": rounds.answer_timeout or "scaled",
+                "judge": rounds.judge_timeout or "scaled",
+                "verify": ctx.config.verification.timeout or "scaled",
+                "margin": rounds.timeout_margin,
+                "floor": rounds.timeout_floor,
+            },
+            "speed": ctx.speed.as_dict(),
+            "verification": {
+                "enabled": ctx.config.verification.enabled,
+                "verifiers": ctx.config.verification.verifiers,
+                "sample_rate": ctx.config.verification.sample_rate,
+            },
+            "peers": [
+                {"node": p.address, "url": p.url, "healthy": p.healthy} for p in ctx.peers.remotes
+            ],
+            "log_head": ctx.journal.head,
+        }
+
+    def health(self) -> dict[str, Any]:
+        remotes = self.ctx.peers.remotes
+        return {
+            "status": "ok",
+            "node": self.ctx.address,
+            "peers": {"known": len(remotes), "healthy": sum(p.healthy for p in remotes)},
+        }

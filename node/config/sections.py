@@ -1,0 +1,193 @@
+"""The node's configuration sections: one dataclass per concern, every field with a
+default and a docstring, validation in `__post_init__` (a bad value fails at start
+with a `ConfigError` naming the field). `node.config.load` fills them from a file,
+the environment and flags.
+"""
+
+from dataclasses import dataclass, field
+
+from node.errors import ConfigError
+from node.inference.device import DTYPES
+
+__all__ = [
+    "IdentityConfig",
+    "InferenceConfig",
+    "NodeConfig",
+    "PeerConfig",
+    "RoundConfig",
+    "SamplingConfig",
+    "ServerConfig",
+    "VerificationConfig",
+]
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    """Address to listen on."""
+    port: int = 8000
+    """TCP port; 0 picks a free one."""
+    max_body_bytes: int = 1_000_000
+    """Larger request bodies are refused with 413 before they are read."""
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.port <= 65535, "server.port must be 0..65535")
+        _check(self.max_body_bytes >= 1024, "server.max_body_bytes must be at least 1024")
+
+
+@dataclass
+class IdentityConfig:
+    keystore: str = "key.json"
+    """Encrypted keystore file (relative paths are relative to the config file)."""
+    password_env: str = "SWARM_KEY_PASSWORD"
+    """Environment variable holding the keystore password."""
+
+
+@dataclass
+class InferenceConfig:
+    backend: str = "vllm"
+    """`vllm` (engine in this process) or `openai` (an OpenAI-compatible server)."""
+    model: str = "smollm2-135m"
+    """A model-store name (`swarm models pull NAME`) or a local model directory."""
+    served_name: str = ""
+    """Model id announced in answers; default: the store name or directory name.
+    For the `openai` backend, the model name the server knows."""
+    base_url: str = ""
+    """`openai` backend: the server's base URL, e.g. http://127.0.0.1:8100/v1."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """`openai` backend: environment variable with the API key (may be unset)."""
+    max_model_len: int = 2048
+    """`vllm` backend: context length the engine reserves for."""
+    request_timeout: float = 300.0
+    """`openai` backend: seconds before a request to the server is abandoned."""
+    dtype: str = "auto"
+    """`vllm` backend: `auto` computes in bfloat16 where the hardware does so natively and
+    in float32 on CPUs without native bf16 (`node.inference.device`); or force
+    `bfloat16`, `float32` or `float16`."""
+
+    def __post_init__(self) -> None:
+        _check(self.backend in ("vllm", "openai"), "inference.backend must be vllm or openai")
+        _check(self.dtype in DTYPES, f"inference.dtype must be one of {', '.join(DTYPES)}")
+        _check(
+            self.backend != "openai" or bool(self.base_url),
+            "inference.base_url is required with the openai backend",
+        )
+        _check(self.max_model_len >= 256, "inference.max_model_len must be at least 256")
+
+
+@dataclass
+class SamplingConfig:
+    """How this node samples its answers; all of it goes in the signed answer."""
+
+    temperature: float = 0.7
+    """Sampling temperature; 0 is greedy."""
+    top_p: float = 0.95
+    """Nucleus sampling mass."""
+    seed: int = 0
+    """Base seed; the seed of a round's answer is derived from it and the round id."""
+    max_tokens: int = 256
+    """Upper bound on answer length, whatever the client asks."""
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.temperature <= 2.0, "sampling.temperature must be 0..2")
+        _check(0.0 < self.top_p <= 1.0, "sampling.top_p must be in (0, 1]")
+        _check(self.max_tokens >= 1, "sampling.max_tokens must be at least 1")
+
+
+@dataclass
+class RoundConfig:
+    max_participants: int = 8
+    """Nodes drawn to answer (and judge) one round."""
+    min_answers: int = 2
+    """Fewer answers than this fails the round."""
+    pairs_per_candidate: int = 2
+    """k: every candidate is in at least min(k, n−1) judged pairs."""
+    answer_timeout: float = 0.0
+    """Seconds to wait for a peer's answer; 0 scales it from this node's measured speed
+    and the answer's length (`node.round.timeouts`)."""
+    judge_timeout: float = 0.0
+    """Seconds to wait for a judge's verdicts; 0 scales it from the measured speed and
+    the round's judging work."""
+    timeout_margin: float = 8.0
+    """Scaled timeouts allow this many times the work's measured duration…"""
+    timeout_floor: float = 30.0
+    """…plus this many seconds."""
+    max_prompt_chars: int = 16_000
+    """Larger conversations are refused with 400."""
+    message_max_age: float = 120.0
+    """Peer messages whose timestamp is further than this from now are refused."""
+    peer_concurrency: int = 16
+    """Requests in flight to peers at once."""
+
+    def __post_init__(self) -> None:
+        _check(self.max_participants >= 1, "round.max_participants must be at least 1")
+        _check(self.min_answers >= 1, "round.min_answers must be at least 1")
+        _check(self.pairs_per_candidate >= 1, "round.pairs_per_candidate must be at least 1")
+        _check(self.answer_timeout >= 0 and self.judge_timeout >= 0, "round timeouts must be ≥ 0")
+        _check(self.timeout_margin >= 1, "round.timeout_margin must be at least 1")
+        _check(self.timeout_floor >= 0, "round.timeout_floor must be ≥ 0")
+        _check(self.max_prompt_chars >= 1, "round.max_prompt_chars must be at least 1")
+        _check(self.peer_concurrency >= 1, "round.peer_concurrency must be at least 1")
+
+
+@dataclass
+class VerificationConfig:
+    """Phase 6 of a round (see `node.round.verifying`)."""
+
+    enabled: bool = True
+    """Verify the winner (and sampled others) before replying."""
+    verifiers: int = 3
+    """Up to this many nodes, none an author of the answer, check it; the majority decides."""
+    sample_rate: float = 0.0
+    """Share of the non-winning candidates verified too (their outcomes are recorded)."""
+    reexecute_sampled: bool = True
+    """Also re-execute sampled answers with their declared seed (costs one generation per
+    verifier); greedy answers get the teacher-forced check only."""
+    timeout: float = 0.0
+    """Seconds to wait for a verifier (one that does not answer abstains); 0 scales it
+    from the measured speed and the check's work."""
+    copy_index_size: int = 10_000
+    """Recent answers kept in the LSH copy index (rebuilt from the log at start)."""
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.verifiers <= 3, "verification.verifiers must be 1..3")
+        _check(0.0 <= self.sample_rate <= 1.0, "verification.sample_rate must be 0..1")
+        _check(self.timeout >= 0, "verification.timeout must be ≥ 0")
+        _check(self.copy_index_size >= 1, "verification.copy_index_size must be at least 1")
+
+
+@dataclass
+class PeerConfig:
+    address: str = ""
+    """The peer's node id (checksum address)."""
+    url: str = ""
+    """The peer's base URL, e.g. http://127.0.0.1:8001."""
+
+    def __post_init__(self) -> None:
+        _check(self.address.startswith("0x") and len(self.address) == 42, "peer address invalid")
+        _check(self.url.startswith(("http://", "https://")), "peer url must be http(s)")
+
+
+@dataclass
+class NodeConfig:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    """HTTP server."""
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    """Key file and its password."""
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    """Backend and model."""
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    """This node's sampling."""
+    round: RoundConfig = field(default_factory=RoundConfig)
+    """Round protocol limits and timeouts."""
+    verification: VerificationConfig = field(default_factory=VerificationConfig)
+    """Checks on the winning answer."""
+    peers: list[PeerConfig] = field(default_factory=list)
+    """Static peers (the chain registry replaces this later)."""
+    log_path: str = "consensus.db"
+    """Consensus log file (relative paths are relative to the config file)."""
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)

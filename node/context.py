@@ -1,0 +1,54 @@
+"""What one node identity holds while it runs. No I/O here."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from node.config import NodeConfig
+from node.guard import MessageGuard
+from node.inference.base import Backend
+from node.inference.speed import Speed
+from node.journal import Journal
+from node.metrics import NodeMetrics
+from node.peers.directory import Directory
+from reputation.records import JudgeBook
+from verification.index import CopyIndex
+
+__all__ = ["NodeContext"]
+
+
+@dataclass
+class NodeContext:
+    config: NodeConfig
+    account: Any
+    backend: Backend
+    journal: Journal
+    """The consensus log, written off the event loop."""
+    peers: Directory
+    """This node (a local peer) and its remote peers."""
+    speed: Speed
+    """The engine's measured speed; scaled timeouts follow it (`node.round.timeouts`)."""
+    copies: CopyIndex = field(default_factory=CopyIndex)
+    """LSH index of recent answers (`node.claims.load_copy_index` fills it from the log)."""
+    judges: JudgeBook = field(default_factory=JudgeBook)
+    """Judges' agreement with past rounds' consensus (rebuilt from the log at start)."""
+    metrics: NodeMetrics = field(default_factory=NodeMetrics)
+    clock: Callable[[], float] | None = None
+    guard: MessageGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        kwargs = {"clock": self.clock} if self.clock else {}
+        self.guard = MessageGuard(
+            self.peers.registered,
+            self.config.round.message_max_age,
+            on_equivocation=self._keep_evidence,
+            **kwargs,
+        )
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    def _keep_evidence(self, first: dict[str, Any], second: dict[str, Any]) -> None:
+        self.metrics.equivocations.labels(str(second["type"])).inc()
+        self.journal.record_evidence(first, second)

@@ -1,0 +1,48 @@
+"""Phase 1, query: the round id, the participants, and the signed announcement.
+
+`round_id` = keccak(canonical request ‖ coordinator address ‖ nonce); the nonce
+goes in the announcement, so anyone can recompute the id. Participants are a
+draw over this node and its healthy peers seeded with the round id
+(`reputation.draws.draw_participants`; uniform weights until reputation exists).
+The announcement names the round's model: every answer must claim it.
+"""
+
+import os
+
+from node.context import NodeContext
+from node.round.values import Announced
+from reputation.draws import draw_participants, round_id_for
+from reputation.envelope import digest, sign_envelope
+from reputation.messages import AnnouncePayload
+
+__all__ = ["draw_and_announce"]
+
+
+def draw_and_announce(
+    ctx: NodeContext, messages: list[dict[str, str]], max_tokens: int
+) -> Announced:
+    nonce = os.urandom(16).hex()
+    round_id = round_id_for(messages, max_tokens, ctx.address, nonce)
+    participants = draw_participants(round_id, ctx.peers.pool(), ctx.config.round.max_participants)
+    payload = AnnouncePayload.model_validate(
+        {
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "participants": participants,
+            "prompt_hash": digest(messages),
+            "nonce": nonce,
+            "model": ctx.backend.model_id,
+        }
+    )
+    message = sign_envelope(ctx.account, "announce", round_id, payload.model_dump())
+    ctx.journal.append(message)
+    return Announced(
+        round_id=round_id,
+        messages=messages,
+        max_tokens=max_tokens,
+        model=payload.model,
+        participants=participants,
+        message=message,
+        digest=digest(message),
+        prompt_hash=payload.prompt_hash,
+    )

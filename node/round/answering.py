@@ -1,0 +1,64 @@
+"""Phase 2, answer: every participant answers the announcement; admission checks each.
+
+An answer is admitted only when it is a fresh signed `answer` of this round from
+the participant asked, for this announcement and prompt, claims the round's
+model, has token ids inside the vocabulary (`node.claims.claim_defect`: a
+claim that no honest node could make never enters the round, so it cannot skip
+verification by making verifiers refuse it), and carries its own text's LSH
+signature. Participants that fail, time out or send an answer that is not
+admitted are left out; the round fails with fewer than `round.min_answers`.
+"""
+
+from functools import partial
+from typing import Any
+
+from node.claims import claim_defect, claim_of
+from node.context import NodeContext
+from node.errors import BadReply, RoundFailed
+from node.peers.fanout import fan_out
+from node.round.timeouts import answer_timeout
+from node.round.trail import Trail
+from node.round.values import Announced, Answer
+from node.serve import PATHS
+from reputation.messages import AnswerPayload, payload_of
+
+__all__ = ["admit", "answering"]
+
+
+def admit(ctx: NodeContext, announced: Announced, address: str, reply: Any) -> Answer:
+    """The admitted answer, or an exception saying why it is not."""
+    ctx.guard.check(reply, "answer", announced.round_id)
+    payload = payload_of(AnswerPayload, reply)
+    if reply["sender"] != address:
+        raise BadReply("answer signed by another node")
+    if payload.announce != announced.digest or payload.prompt_hash != announced.prompt_hash:
+        raise BadReply("answer is for another announcement")
+    defect = claim_defect(payload, announced.model, ctx.backend.vocab_size)
+    if defect is not None:
+        raise BadReply(f"{defect[0]}: {defect[1]}")
+    claim = claim_of(reply, announced.message)
+    claim.lean()  # SignatureError: malformed, or not the text's
+    return Answer(address, reply, payload, claim, claim.key)
+
+
+async def answering(ctx: NodeContext, announced: Announced, trail: Trail) -> list[Answer]:
+    chars = sum(len(m["content"]) for m in announced.messages)
+    participants = announced.participants
+    timeout = answer_timeout(ctx.config, ctx.speed, chars, announced.max_tokens, len(participants))
+    gathered = await fan_out(
+        ctx.peers,
+        PATHS["answer"],
+        dict.fromkeys(participants, announced.message),
+        timeout,
+        partial(admit, ctx, announced),
+    )
+    trail.report(gathered, "answer")
+    answers = [gathered.replies[a] for a in participants if a in gathered.replies]
+    for answer in answers:
+        ctx.journal.append(answer.message)
+    if len(answers) < ctx.config.round.min_answers:
+        raise RoundFailed(
+            f"only {len(answers)} of {len(participants)} nodes answered; "
+            f"a round needs {ctx.config.round.min_answers}"
+        )
+    return answers

@@ -1,0 +1,60 @@
+"""Phase 2, the participant's side: answer an announcement (`POST /swarm/v1/answer`).
+
+The announcement must come from a registered node, name this node as a
+participant, carry the hash of its own messages, and name this node's model as
+the round's (an answer with another model could not pass the round's checks).
+The participant logs it, generates with its own signed sampling settings (its
+base seed and the round id give the seed), signs the answer with the text's LSH
+signature, logs the answer and returns it.
+"""
+
+from typing import Any
+
+from node.context import NodeContext
+from node.errors import BadRequest, MessageRejected
+from node.inference.base import SamplingSpec
+from node.serve.admission import accept_message
+from reputation.draws import answer_seed
+from reputation.envelope import digest, sign_envelope
+from reputation.messages import AnnouncePayload, AnswerPayload, Sampling, payload_of
+from verification.signatures import encode_signature, signature
+
+__all__ = ["answer"]
+
+
+async def answer(ctx: NodeContext, message: Any) -> dict[str, Any]:
+    announce_digest = accept_message(ctx, message, "announce")
+    announce = payload_of(AnnouncePayload, message)
+    if ctx.address not in announce.participants:
+        raise MessageRejected("this node is not a participant of the round")
+    chat = announce.chat()
+    if digest(chat) != announce.prompt_hash:
+        raise BadRequest("prompt_hash does not match the announced messages")
+    if announce.model != ctx.backend.model_id:
+        raise BadRequest(
+            f"the round's model is {announce.model!r}; this node serves {ctx.backend.model_id!r}",
+            code="model_mismatch",
+        )
+    ctx.journal.append(message)
+    cfg = ctx.config.sampling
+    sampling = SamplingSpec(
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        seed=answer_seed(cfg.seed, message["round_id"]),
+        max_tokens=min(announce.max_tokens, cfg.max_tokens),
+    )
+    generation = await ctx.backend.generate(chat, sampling)
+    payload = AnswerPayload(
+        text=generation.text,
+        token_ids=generation.token_ids,
+        model=ctx.backend.model_id,
+        sampling=Sampling(**sampling.as_dict()),
+        prompt_hash=announce.prompt_hash,
+        finish_reason=generation.finish_reason,
+        announce=announce_digest,
+        signature=encode_signature(signature(generation.text)),
+    )
+    reply = sign_envelope(ctx.account, "answer", message["round_id"], payload.model_dump())
+    await ctx.journal.append(reply)
+    ctx.metrics.served.labels("answer").inc()
+    return reply

@@ -1,0 +1,127 @@
+"""Phase 6, the participant's side: check one signed answer (`POST /swarm/v1/verify`).
+
+The request carries the signed answer, the round's signed announcement (or the
+verifier finds it in its own log) and the methods to run. Before any work the
+verifier refuses, with a 4xx in the one error shape:
+
+- a malformed request: a subject that is not the answer's digest, an answer of
+  another round or announcement, an announcement whose signature does not
+  recover (401), a round it cannot find (404 `unknown_round`);
+- the claim itself, with type `claim_rejected`: an answer whose signature does
+  not recover (401 `invalid_signature`), that does not parse, that claims another
+  model than this verifier serves (400 `model_mismatch`), token ids outside the
+  vocabulary (400 `invalid_token_ids`), or an LSH signature that cannot be read
+  (400 `invalid_lsh_signature`). The coordinator counts these as failed votes.
+
+An LSH signature that reads but is not the text's is a dishonest claim, not a
+malformed request: the checks fail it. Methods: `teacher_forced` (one prefill of
+the claimed ids) and `reexecution` (regenerate with the claim's own sampling and
+compare LSH signatures).
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from node.claims import claim_defect, claim_of
+from node.context import NodeContext
+from node.errors import BadRequest, ClaimRejected, NotFound
+from node.inference.base import Backend, SamplingSpec
+from node.serve.admission import accept_message
+from reputation.envelope import (
+    EnvelopeError,
+    InvalidSignature,
+    digest,
+    recover_sender,
+    sign_envelope,
+)
+from reputation.messages import (
+    AnswerPayload,
+    MethodResult,
+    VerificationPayload,
+    VerifyRequestPayload,
+    payload_of,
+)
+from reputation.queries import find_announce
+from verification.base import Claim, VerificationResult, Verifier
+from verification.reexecution import ReexecutionVerifier
+from verification.signatures import SignatureError, decode_signature
+from verification.teacher_forced import TeacherForcedVerifier
+
+__all__ = ["check_claim", "refuse_impossible", "verifiers_for", "verify"]
+
+
+def verifiers_for(backend: Backend) -> dict[str, Verifier]:
+    async def regenerate(claim: Claim) -> str:
+        return (await backend.generate(claim.messages, SamplingSpec.of(claim.sampling))).text
+
+    return {
+        "teacher_forced": TeacherForcedVerifier(backend.teacher_force),
+        "reexecution": ReexecutionVerifier(regenerate),
+    }
+
+
+async def check_claim(
+    backend: Backend, claim: Claim, methods: Sequence[str]
+) -> list[VerificationResult]:
+    verifiers = verifiers_for(backend)
+    return [await verifiers[m].verify(claim) for m in methods]
+
+
+def refuse_impossible(answer: AnswerPayload, backend: Backend) -> None:
+    """`ClaimRejected` if no honest node serving this backend's model made `answer`."""
+    defect = claim_defect(answer, backend.model_id, backend.vocab_size)
+    if defect is not None:
+        raise ClaimRejected(defect[1], code=defect[0])
+    try:
+        decode_signature(answer.signature)
+    except SignatureError as exc:
+        raise ClaimRejected(str(exc), code="invalid_lsh_signature") from exc
+
+
+def _signed(message: Any, kind: str, round_id: str) -> None:
+    if not isinstance(message, dict) or message.get("type") != kind:
+        raise BadRequest(f"verify request: expected a signed '{kind}' message")
+    recover_sender(message)  # InvalidSignature → 401
+    if message.get("round_id") != round_id:
+        raise BadRequest(f"verify request: the {kind} belongs to another round")
+
+
+def _answer_of(request: VerifyRequestPayload, round_id: str) -> AnswerPayload:
+    """The claimed answer: its signature must be its sender's, and its payload parse."""
+    try:
+        _signed(request.answer, "answer", round_id)
+    except InvalidSignature as exc:
+        raise ClaimRejected(f"the answer's {exc}", code="invalid_signature", status=401) from exc
+    try:
+        return payload_of(AnswerPayload, request.answer)
+    except EnvelopeError as exc:
+        raise ClaimRejected(str(exc), code="invalid_answer") from exc
+
+
+async def verify(ctx: NodeContext, message: Any) -> dict[str, Any]:
+    accept_message(ctx, message, "verify_request")
+    request = payload_of(VerifyRequestPayload, message)
+    round_id = str(message["round_id"])
+    answer = _answer_of(request, round_id)
+    if request.subject != digest(request.answer):
+        raise BadRequest("verify request: subject is not the answer's digest")
+    announce = request.announce or await ctx.journal.read(lambda log: find_announce(log, round_id))
+    if announce is None:
+        raise NotFound(
+            f"unknown round {round_id}: no announcement sent or logged", code="unknown_round"
+        )
+    _signed(announce, "announce", round_id)
+    if answer.announce != digest(announce):
+        raise BadRequest("verify request: the answer is for another announcement")
+    refuse_impossible(answer, ctx.backend)
+    ctx.journal.append(message)
+    results = await check_claim(ctx.backend, claim_of(request.answer, announce), request.methods)
+    payload = VerificationPayload(
+        subject=request.subject,
+        model=ctx.backend.model_id,
+        results=[MethodResult(**r.as_dict()) for r in results],
+    )
+    reply = sign_envelope(ctx.account, "verification", round_id, payload.model_dump())
+    await ctx.journal.append(reply)
+    ctx.metrics.served.labels("verify").inc()
+    return reply

@@ -1,0 +1,187 @@
+"""Payloads of the signed protocol messages: one pydantic model per message type.
+
+A signed message (`reputation.envelope`) carries `type`, `round_id`, `sender`,
+`timestamp`, `payload` and `signature`; this module says what each type's
+`payload` holds. They live here, next to the envelope and the log, so that every
+reader of the protocol (the node, the log, the reputation rules, the audit)
+parses them the same way without importing `node`.
+
+The exchanges of a round, by phase (DESIGN.md, "A round"):
+
+| phase | coordinator sends | participant replies |
+|---|---|---|
+| 2 answer | `announce` (`AnnouncePayload`) | `answer` (`AnswerPayload`) |
+| 4 judge | `judge_request` (`JudgeRequestPayload`) | `verdict` (`VerdictPayload`) |
+| 6 verify | `verify_request` (`VerifyRequestPayload`) | `verification` (`VerificationPayload`) |
+| 7 settle | `result` (`reputation.result.SwarmResult`) | |
+
+`payload_of` validates a message's payload against its model; a payload that
+does not fit raises `InvalidPayload`, naming the field.
+"""
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+
+from reputation.envelope import EnvelopeError
+
+__all__ = [
+    "METHODS",
+    "AnnouncePayload",
+    "AnswerPayload",
+    "ChatTurn",
+    "InvalidPayload",
+    "JudgeRequestPayload",
+    "JudgeTask",
+    "Method",
+    "MethodResult",
+    "Sampling",
+    "TaskVerdict",
+    "VerdictPayload",
+    "VerificationPayload",
+    "VerifyRequestPayload",
+    "payload_of",
+]
+
+Role = Literal["system", "user", "assistant"]
+P = TypeVar("P", bound=BaseModel)
+
+
+class InvalidPayload(EnvelopeError):
+    """A signed message whose payload does not fit its type's schema."""
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ChatTurn(Payload):
+    role: Role
+    content: StrictStr
+
+
+class AnnouncePayload(Payload):
+    """Phase 2: the coordinator asks the drawn participants to answer."""
+
+    messages: Annotated[list[ChatTurn], Field(min_length=1)]
+    max_tokens: Annotated[StrictInt, Field(ge=1)]
+    participants: list[StrictStr]
+    prompt_hash: StrictStr
+    """Digest of `messages` (canonical JSON)."""
+    nonce: StrictStr
+    """round_id = keccak(canonical({messages, max_tokens}) ‖ coordinator ‖ nonce)."""
+    model: StrictStr
+    """The round's model id: every answer must claim it, and verifiers serve it."""
+
+    def chat(self) -> list[dict[str, str]]:
+        return [m.model_dump() for m in self.messages]
+
+
+class Sampling(Payload):
+    """How an answer was sampled; enough to reproduce it with the same model."""
+
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)]
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)]
+    seed: StrictInt
+    max_tokens: Annotated[StrictInt, Field(ge=1)]
+
+
+class AnswerPayload(Payload):
+    """Phase 2: a participant's answer."""
+
+    text: StrictStr
+    token_ids: list[StrictInt]
+    model: StrictStr
+    sampling: Sampling
+    prompt_hash: StrictStr
+    finish_reason: StrictStr
+    announce: StrictStr
+    """Digest of the announcement answered."""
+    signature: StrictStr
+    """LSH signature of `text` (hex of a serialized LeanMinHash, `verification.signatures`)."""
+
+
+class JudgeTask(Payload):
+    task: StrictInt
+    first: StrictStr
+    second: StrictStr
+    first_digest: StrictStr
+    """`reputation.draws.text_digest` of `first`."""
+    second_digest: StrictStr
+
+
+class JudgeRequestPayload(Payload):
+    """Phase 4: one judge's tasks of a round, all at once."""
+
+    messages: Annotated[list[ChatTurn], Field(min_length=1)]
+    tasks: Annotated[list[JudgeTask], Field(min_length=1, max_length=256)]
+    attempt: Annotated[StrictInt, Field(ge=0, le=1)] = 0
+    """0 for the round's assignment, 1 for the re-assignment of failed judges' tasks
+    (a coordinator sends a judge at most one request of each)."""
+
+    def chat(self) -> list[dict[str, str]]:
+        return [m.model_dump() for m in self.messages]
+
+
+class TaskVerdict(Payload):
+    task: StrictInt
+    first_digest: StrictStr
+    second_digest: StrictStr
+    p_first: Annotated[float, Field(ge=0.0, le=1.0)]
+    """P(first is better), from the verdict tokens' probabilities."""
+    mass: Annotated[float, Field(ge=0.0, le=1.0)]
+    """The probability mass the verdict tokens held: the verdict's confidence, and its
+    weight in the round's fit (0 for an unreadable verdict)."""
+
+
+class VerdictPayload(Payload):
+    """Phase 4: a judge's verdicts on every task of its request."""
+
+    model: StrictStr
+    request: StrictStr
+    """Digest of the judge request answered."""
+    verdicts: list[TaskVerdict]
+
+
+Method = Literal["teacher_forced", "reexecution"]
+METHODS: tuple[Method, ...] = ("teacher_forced", "reexecution")
+
+
+class VerifyRequestPayload(Payload):
+    """Phase 6: check one signed answer."""
+
+    subject: StrictStr
+    """Digest of the signed answer to verify (one request per answer and round)."""
+    answer: dict[str, Any]
+    """The signed answer message."""
+    announce: dict[str, Any] | None = None
+    """The round's signed announcement; omitted, the verifier looks it up in its log."""
+    methods: Annotated[list[Method], Field(min_length=1, max_length=2)]
+
+
+class MethodResult(Payload):
+    """One verification method's result (`verification.base.VerificationResult`)."""
+
+    method: StrictStr
+    passed: StrictBool
+    score: float
+    evidence: dict[str, Any]
+
+
+class VerificationPayload(Payload):
+    """Phase 6: a verifier's results on one answer."""
+
+    subject: StrictStr
+    model: StrictStr
+    results: Annotated[list[MethodResult], Field(min_length=1)]
+
+
+def payload_of(model: type[P], message: dict[str, Any]) -> P:
+    """Validate a signed message's payload against `model`; `InvalidPayload` if it does
+    not fit."""
+    try:
+        return model.model_validate(message["payload"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidPayload(f"{message.get('type')} payload: {where}: {first['msg']}") from exc

@@ -1,0 +1,168 @@
+"""The `swarm` object: how a round chose its answer, as one typed model.
+
+The coordinator builds a `SwarmResult` and signs it as the round's `result`
+message (phase 7); the reply to the client is the same object plus the log's
+digest and the phase times (`SwarmReply`, phase 8); the node's `rounds` table
+keeps a `StoredRound`. The log reader, `swarm verify`, the CLI, the audit and
+the tests all parse these models; nothing reads the object by string keys.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reputation.messages import MethodResult
+
+__all__ = [
+    "CandidateScore",
+    "CopyFlag",
+    "DecidedBy",
+    "FailedRound",
+    "JudgeSummary",
+    "LeftOut",
+    "SettledRound",
+    "StoredRound",
+    "SwarmReply",
+    "SwarmResult",
+    "VerificationOutcome",
+    "VerificationStatus",
+    "VerifierVote",
+    "Winner",
+]
+
+VerificationStatus = Literal["passed", "failed", "unverified", "not_requested"]
+DecidedBy = Literal["judges", "agreement", "single"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Winner(Model):
+    candidate: int
+    node: str
+    """The first author of the winning text."""
+    digest: str
+    """keccak of the winning text (UTF-8)."""
+    verification: VerificationStatus
+
+
+class CandidateScore(Model):
+    candidate: int
+    node: str
+    """The candidate's first author."""
+    nodes: list[str]
+    """Every author of this (near-)identical text."""
+    digest: str
+    score: float
+    """Bradley–Terry score (0 when no judge ranked the round)."""
+    stderr: float
+    """Laplace standard error of the score."""
+    interval: tuple[float, float]
+    """95% interval, score ± 1.96·stderr."""
+    answers: list[str]
+    """Digests of the signed answers this candidate stands for."""
+
+
+class JudgeSummary(Model):
+    node: str
+    verdicts: int
+    reliability: float
+    """η estimated in this round (CrowdBT), its prior from the judge's record."""
+    agreed: float
+    """Verdict weight that agreed with this round's consensus (feeds later rounds)."""
+    disagreed: float
+
+
+class VerifierVote(Model):
+    node: str
+    passed: bool
+    results: list[MethodResult] = []
+    """Each method's result, as the verifier signed it; empty for a refusal."""
+    refused: str | None = None
+    """The verifier refused the claim itself (e.g. `model_mismatch`): a failed vote."""
+
+
+class VerificationOutcome(Model):
+    candidate: int
+    node: str
+    answer: str
+    """Digest of the signed answer verified."""
+    status: Literal["passed", "failed", "unverified"]
+    methods: list[str]
+    copy_flagged: bool = False
+    verifiers: list[VerifierVote] = []
+
+
+class CopyFlag(Model):
+    """An answer near another node's earlier answer, or replaying an answer to another
+    prompt (`verification.index`): evidence, not exclusion."""
+
+    node: str
+    answer: str
+    similarity: float
+    kind: str
+    of: str
+    of_node: str
+    of_round: str
+    conflicts: int
+
+
+class LeftOut(Model):
+    node: str
+    phase: str
+    reason: str
+
+
+class SwarmResult(Model):
+    """The payload of a round's signed `result` message."""
+
+    round_id: str
+    coordinator: str
+    announce: str
+    """Digest of the round's signed announcement."""
+    prompt_hash: str
+    winner: Winner
+    candidates: list[CandidateScore]
+    decided_by: DecidedBy
+    """`judges` (BT over verdicts), `agreement` (no neutral judge: most authors won) or
+    `single` (one candidate)."""
+    verification: list[VerificationOutcome] = []
+    judges: list[JudgeSummary] = []
+    copies: list[list[str]] = []
+    copy_flags: list[CopyFlag] = []
+    left_out: list[LeftOut] = []
+
+    def candidate(self, index: int) -> CandidateScore:
+        return next(c for c in self.candidates if c.candidate == index)
+
+
+class SwarmReply(SwarmResult):
+    """The `swarm` object of a reply: the signed result, the coordinator's log digest
+    after appending it, and the phase times."""
+
+    log_digest: str
+    timings: dict[str, float] = {}
+
+
+class SettledRound(Model):
+    swarm: SwarmReply
+    text: str
+    finish_reason: str
+
+
+class FailedRound(Model):
+    error: str
+    code: str = "too_few_nodes"
+    left_out: list[LeftOut] = []
+
+
+class StoredRound(Model):
+    """A row of the log's `rounds` table (`GET /v1/rounds/{round_id}`)."""
+
+    round_id: str
+    coordinator: str
+    created: float
+    status: Literal["ok", "failed"]
+    winner: str | None
+    result: Annotated[SettledRound | FailedRound, Field(union_mode="left_to_right")]

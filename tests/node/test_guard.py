@@ -1,0 +1,99 @@
+import pytest
+from eth_account import Account
+
+from node.errors import Equivocation, MessageRejected, ReplayedMessage, StaleMessage, UnknownSender
+from node.guard import MessageGuard
+from reputation import InvalidSignature, sign_envelope
+from reputation.evidence import check_equivocation
+
+ALICE = Account.from_key(b"\x02" * 32)
+MALLORY = Account.from_key(b"\x03" * 32)
+
+
+class Clock:
+    now = 10_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def guard() -> tuple[MessageGuard, Clock, list]:
+    clock = Clock()
+    evidence: list = []
+    sink = lambda first, second: evidence.append((first, second))  # noqa: E731
+    return MessageGuard(lambda: {ALICE.address}, 60, clock, sink), clock, evidence
+
+
+def test_accepts_a_fresh_message_from_a_registered_sender(guard) -> None:
+    g, clock, _ = guard
+    msg = sign_envelope(ALICE, "answer", "0x1", {"text": "a"}, timestamp=clock.now)
+    assert g.check(msg, "answer", "0x1").startswith("0x")
+
+
+def test_rejections(guard) -> None:
+    g, clock, _ = guard
+    with pytest.raises(UnknownSender):
+        g.check(sign_envelope(MALLORY, "answer", "0x1", {}, timestamp=clock.now), "answer")
+    with pytest.raises(StaleMessage):
+        g.check(sign_envelope(ALICE, "answer", "0x1", {}, timestamp=clock.now - 61), "answer")
+    with pytest.raises(StaleMessage):
+        g.check(sign_envelope(ALICE, "answer", "0x1", {}, timestamp=clock.now + 61), "answer")
+    with pytest.raises(MessageRejected, match="expected"):
+        g.check(sign_envelope(ALICE, "verdict", "0x1", {}, timestamp=clock.now), "answer")
+    with pytest.raises(MessageRejected, match="another round"):
+        g.check(sign_envelope(ALICE, "answer", "0x2", {}, timestamp=clock.now), "answer", "0x1")
+    forged = sign_envelope(MALLORY, "answer", "0x1", {}, timestamp=clock.now)
+    with pytest.raises(InvalidSignature):
+        g.check({**forged, "sender": ALICE.address}, "answer")
+
+
+def test_replay_and_equivocation(guard) -> None:
+    g, clock, evidence = guard
+    first = sign_envelope(ALICE, "answer", "0x1", {"text": "a"}, timestamp=clock.now)
+    g.check(first, "answer")
+    with pytest.raises(ReplayedMessage) as replay:
+        g.check(first, "answer")
+    assert not isinstance(replay.value, Equivocation) and evidence == []
+    second = sign_envelope(ALICE, "answer", "0x1", {"text": "b"}, timestamp=clock.now)
+    with pytest.raises(Equivocation) as eq:
+        g.check(second, "answer")
+    assert (eq.value.first, eq.value.second) == (first, second)
+    assert evidence == [(first, second)]  # both signed messages go to the sink
+    assert check_equivocation(first, second) == ALICE.address  # and they prove it
+    # Another round or type from the same sender is fine.
+    g.check(sign_envelope(ALICE, "answer", "0x2", {"text": "a"}, timestamp=clock.now), "answer")
+
+
+def test_accepted_messages_are_forgotten_after_twice_the_max_age(guard) -> None:
+    g, clock, _ = guard
+    for i in range(50):
+        g.check(sign_envelope(ALICE, "answer", f"0x{i}", {}, timestamp=clock.now), "answer")
+    assert g.remembered == 50
+    clock.now += 121  # past 2 · max_age: all of them would be refused as stale anyway
+    g.check(sign_envelope(ALICE, "answer", "0xnew", {}, timestamp=clock.now), "answer")
+    assert g.remembered == 1
+    old = sign_envelope(ALICE, "answer", "0x1", {}, timestamp=clock.now - 121)
+    with pytest.raises(StaleMessage):  # forgotten, but still refused
+        g.check(old, "answer")
+
+
+def test_per_subject_messages_are_keyed_by_their_subject(guard) -> None:
+    g, clock, _ = guard
+
+    def message(kind: str, **payload: object) -> dict:
+        return sign_envelope(ALICE, kind, "0x1", payload, timestamp=clock.now)
+
+    g.check(message("verify_request", subject="0xaa", methods=["a"]), "verify_request")
+    g.check(message("verify_request", subject="0xbb", methods=["a"]), "verify_request")
+    with pytest.raises(Equivocation):
+        g.check(message("verify_request", subject="0xaa", methods=["b"]), "verify_request")
+    # A judge request per attempt, a verdict per request.
+    g.check(message("judge_request", attempt=0, tasks=[1]), "judge_request")
+    g.check(message("judge_request", attempt=1, tasks=[2]), "judge_request")
+    with pytest.raises(Equivocation):
+        g.check(message("judge_request", attempt=1, tasks=[3]), "judge_request")
+    g.check(message("verdict", request="0xr1", verdicts=[1]), "verdict")
+    g.check(message("verdict", request="0xr2", verdicts=[1]), "verdict")
+    with pytest.raises(Equivocation):
+        g.check(message("verdict", request="0xr1", verdicts=[2]), "verdict")

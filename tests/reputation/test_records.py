@@ -1,0 +1,121 @@
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ranking.consensus import JudgeRecord
+from reputation.log import ConsensusLog
+from reputation.records import JudgeBook
+from reputation.result import (
+    CandidateScore,
+    FailedRound,
+    JudgeSummary,
+    SettledRound,
+    StoredRound,
+    SwarmReply,
+    Winner,
+)
+
+
+def judge(node: str, agreed: float, disagreed: float) -> JudgeSummary:
+    return JudgeSummary(
+        node=node,
+        verdicts=round(agreed + disagreed),
+        reliability=0.7,
+        agreed=agreed,
+        disagreed=disagreed,
+    )
+
+
+def settled(round_id: str, created: float, judges: list[JudgeSummary]) -> StoredRound:
+    reply = SwarmReply(
+        round_id=round_id,
+        coordinator="0xc",
+        announce="0xan",
+        prompt_hash="0xp",
+        winner=Winner(candidate=0, node="0xa", digest="0xd", verification="passed"),
+        candidates=[
+            CandidateScore(
+                candidate=0,
+                node="0xa",
+                nodes=["0xa"],
+                digest="0xd",
+                score=0.0,
+                stderr=1.0,
+                interval=(-1.96, 1.96),
+                answers=["0xans"],
+            )
+        ],
+        decided_by="judges",
+        judges=judges,
+        log_digest="0xl",
+    )
+    return StoredRound(
+        round_id=round_id,
+        coordinator="0xc",
+        created=created,
+        status="ok",
+        winner="0xa",
+        result=SettledRound(swarm=reply, text="x", finish_reason="stop"),
+    )
+
+
+def test_records_sum_past_rounds_from_the_log_and_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    log = ConsensusLog(path)
+    log.record_round(settled("r1", 1.0, [judge("0xa", 2.0, 0.0), judge("0xb", 0.5, 1.5)]))
+    log.record_round(settled("r2", 2.0, [judge("0xa", 1.0, 1.0)]))
+    failed = FailedRound(error="too few")
+    log.record_round(
+        StoredRound(
+            round_id="r3",
+            coordinator="0xc",
+            created=3.0,
+            status="failed",
+            winner=None,
+            result=failed,
+        )
+    )
+    log.close()
+    reopened = ConsensusLog(path)
+    try:
+        book = JudgeBook.rebuilt(reopened.judge_history(200))
+        assert book.records() == {"0xa": JudgeRecord(3.0, 1.0), "0xb": JudgeRecord(0.5, 1.5)}
+        latest = JudgeBook.rebuilt(reopened.judge_history(1))
+        assert latest.records() == {"0xa": JudgeRecord(1.0, 1.0)}
+    finally:
+        reopened.close()
+
+
+def test_the_window_drops_the_oldest_round_and_forgets_judges_it_no_longer_holds() -> None:
+    book = JudgeBook(window=2)
+    book.add([judge("0xa", 2.0, 0.0), judge("0xb", 1.0, 1.0)])
+    book.add([judge("0xa", 1.0, 1.0)])
+    book.add([judge("0xc", 0.0, 2.0)])
+    assert book.records() == {"0xa": JudgeRecord(1.0, 1.0), "0xc": JudgeRecord(0.0, 2.0)}
+    assert len(book) == 2
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.sampled_from("abcd"), st.integers(0, 4), st.integers(0, 4)),
+            max_size=4,
+            unique_by=lambda t: t[0],
+        ),
+        max_size=12,
+    ),
+    st.integers(1, 5),
+)
+def test_the_rolling_sum_equals_a_sum_over_the_window(rounds, window) -> None:
+    book = JudgeBook(window)
+    for r in rounds:
+        book.add([judge(n, float(a), float(d)) for n, a, d in r])
+    expected: dict[str, list[float]] = {}
+    for r in rounds[-window:]:
+        for n, a, d in r:
+            total = expected.setdefault(n, [0.0, 0.0])
+            total[0] += a
+            total[1] += d
+    assert book.records() == {n: JudgeRecord(a, d) for n, (a, d) in expected.items()}
