@@ -29,19 +29,12 @@ from typing import Any
 
 import aiohttp
 from results import machine_line, write_section
+from round_latency import PROMPTS
 
 from node.config import InferenceConfig, NodeConfig, SamplingConfig
 from node.inference import create_backend
 from node.local import start_local_swarm
 from reputation.log import ConsensusLog
-
-PROMPTS = [
-    "Explain in two sentences why the sky is blue.",
-    "Give three tips for writing clear emails.",
-    "What is the difference between a list and a tuple in Python?",
-    "Describe a sunrise over the mountains.",
-    "Why do we have seasons on Earth?",
-]
 
 
 class Meter:

@@ -157,6 +157,10 @@ class VerifyRequestPayload(Payload):
     announce: dict[str, Any] | None = None
     """The round's signed announcement; omitted, the verifier looks it up in its log."""
     methods: Annotated[list[Method], Field(min_length=1, max_length=2)]
+    reexecute: Literal["always", "decisive"] = "always"
+    """With both methods: `always` re-executes; `decisive` re-executes only when its
+    result can change the vote (`verification.policy.reexecution_decides`, for an
+    answer not flagged as a copy), so the results may hold the teacher-forced one alone."""
 
 
 class MethodResult(Payload):

@@ -17,14 +17,30 @@ honest ones. The vote is therefore:
    `mean_gap` > `MEAN_GAP_PER_T` × temperature (honest samples at T 0.7 whose
    re-execution diverged had mean_gap ≤ 0.44; the limit there is 0.6; other
    temperatures are scaled, not measured).
+
+So re-execution decides the vote only for a sampled answer that passed the
+teacher-forced check and is a flagged copy or sits far from the argmax
+(`reexecution_decides`); in every other case the vote is the same whatever it
+says. A verifier asked to re-execute only when decisive runs it just then, and
+spares a generation for the typical honest answer.
 """
 
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MEAN_GAP_PER_T", "accept"]
+__all__ = ["MEAN_GAP_PER_T", "accept", "reexecution_decides"]
 
 MEAN_GAP_PER_T = 0.6 / 0.7
+
+
+def reexecution_decides(forced: Mapping[str, Any], temperature: float, copy_flagged: bool) -> bool:
+    """Whether a re-execution's result can change the vote, given the teacher-forced
+    result (`VerificationResult.as_dict`): only for a sampled answer that passed it and
+    is a flagged copy or sits further from the argmax than honest samples do."""
+    if not forced["passed"] or temperature == 0.0:
+        return False  # a failed check fails; for a greedy answer the check decides
+    gap = float(forced["evidence"].get("mean_gap", 0.0))
+    return copy_flagged or gap > MEAN_GAP_PER_T * temperature
 
 
 def accept(
@@ -35,8 +51,6 @@ def accept(
     if forced is None or not forced["passed"]:
         return False
     again = results.get("reexecution")
-    if again is None or again["passed"] or temperature == 0.0:
-        return True  # for a greedy answer the teacher-forced check decides
-    if copy_flagged:
-        return False
-    return float(forced["evidence"].get("mean_gap", 0.0)) <= MEAN_GAP_PER_T * temperature
+    if again is None or again["passed"]:
+        return True
+    return not reexecution_decides(forced, temperature, copy_flagged)

@@ -140,9 +140,11 @@ class VerificationConfig:
     """Up to this many nodes, none an author of the answer, check it; the majority decides."""
     sample_rate: float = 0.0
     """Share of the non-winning candidates verified too (their outcomes are recorded)."""
-    reexecute_sampled: bool = True
-    """Also re-execute sampled answers with their declared seed (costs one generation per
-    verifier); greedy answers get the teacher-forced check only."""
+    reexecute: str = "decisive"
+    """Re-executing a sampled answer (one generation per verifier) with its declared seed:
+    `decisive` when its result can change the vote (a flagged copy, or tokens far from
+    the model's argmax: `verification.policy`), `always`, or `never`. Greedy answers get
+    the teacher-forced check only."""
     timeout: float = 0.0
     """Seconds to wait for a verifier (one that does not answer abstains); 0 scales it
     from the measured speed and the check's work."""
@@ -153,6 +155,10 @@ class VerificationConfig:
         _check(1 <= self.verifiers <= 3, "verification.verifiers must be 1..3")
         _check(0.0 <= self.sample_rate <= 1.0, "verification.sample_rate must be 0..1")
         _check(self.timeout >= 0, "verification.timeout must be ≥ 0")
+        _check(
+            self.reexecute in ("always", "decisive", "never"),
+            "verification.reexecute must be always, decisive or never",
+        )
         _check(self.copy_index_size >= 1, "verification.copy_index_size must be at least 1")
 
 

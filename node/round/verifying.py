@@ -14,9 +14,11 @@ verifiers. A failed candidate is replaced by the next one; when every candidate
 fails, the round fails. Non-winners are also verified at
 `verification.sample_rate` (a seeded draw); their outcomes are recorded.
 
-Methods: `teacher_forced` always; `reexecution` too for a sampled answer when
-`verification.reexecute_sampled` (see benchmarks/RESULTS.md, "Verification",
-for why greedy answers are not re-executed).
+Methods: `teacher_forced` always; `reexecution` too for a sampled answer unless
+`verification.reexecute` is `never` (see benchmarks/RESULTS.md, "Verification",
+for why greedy answers are not re-executed). With `decisive` (the default) a
+verifier re-executes only when the result can change its vote; a flagged copy is
+always re-executed, since for it re-execution always decides.
 """
 
 import asyncio
@@ -43,7 +45,7 @@ STATUS = {True: "passed", False: "failed", None: "unverified"}
 
 
 def methods_for(ctx: NodeContext, temperature: float) -> list[str]:
-    extra = temperature > 0.0 and ctx.config.verification.reexecute_sampled
+    extra = temperature > 0.0 and ctx.config.verification.reexecute != "never"
     return ["teacher_forced", "reexecution"] if extra else ["teacher_forced"]
 
 
@@ -86,11 +88,13 @@ async def _verify(
     )
     votes: list[VerifierVote] = []
     if verifiers:
+        always = cfg.reexecute == "always" or flagged
         body = {
             "subject": answer.digest,
             "answer": answer.message,
             "announce": announced.message,
             "methods": methods,
+            "reexecute": "always" if always else "decisive",
         }
         request = sign_envelope(ctx.account, "verify_request", rid, body)
         ctx.journal.append(request)

@@ -16,7 +16,8 @@ verifier refuses, with a 4xx in the one error shape:
 An LSH signature that reads but is not the text's is a dishonest claim, not a
 malformed request: the checks fail it. Methods: `teacher_forced` (one prefill of
 the claimed ids) and `reexecution` (regenerate with the claim's own sampling and
-compare LSH signatures).
+compare LSH signatures), which a `decisive` request runs only when its result can
+change the vote.
 """
 
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ from reputation.messages import (
 )
 from reputation.queries import find_announce
 from verification.base import Claim, VerificationResult, Verifier
+from verification.policy import reexecution_decides
 from verification.reexecution import ReexecutionVerifier
 from verification.signatures import SignatureError, decode_signature
 from verification.teacher_forced import TeacherForcedVerifier
@@ -61,10 +63,24 @@ def verifiers_for(backend: Backend) -> dict[str, Verifier]:
 
 
 async def check_claim(
-    backend: Backend, claim: Claim, methods: Sequence[str]
+    backend: Backend, claim: Claim, methods: Sequence[str], reexecute: str = "always"
 ) -> list[VerificationResult]:
+    """Run `methods` on `claim` in order. With `reexecute="decisive"` and the
+    teacher-forced check first, re-execution runs only when it can change the vote."""
     verifiers = verifiers_for(backend)
-    return [await verifiers[m].verify(claim) for m in methods]
+    results: list[VerificationResult] = []
+    for method in methods:
+        forced = next((r for r in results if r.method == "teacher_forced"), None)
+        temperature = float(claim.sampling["temperature"])
+        if (
+            method == "reexecution"
+            and reexecute == "decisive"
+            and forced is not None
+            and not reexecution_decides(forced.as_dict(), temperature, copy_flagged=False)
+        ):
+            continue
+        results.append(await verifiers[method].verify(claim))
+    return results
 
 
 def refuse_impossible(answer: AnswerPayload, backend: Backend) -> None:
@@ -115,7 +131,8 @@ async def verify(ctx: NodeContext, message: Any) -> dict[str, Any]:
         raise BadRequest("verify request: the answer is for another announcement")
     refuse_impossible(answer, ctx.backend)
     ctx.journal.append(message)
-    results = await check_claim(ctx.backend, claim_of(request.answer, announce), request.methods)
+    claim = claim_of(request.answer, announce)
+    results = await check_claim(ctx.backend, claim, request.methods, request.reexecute)
     payload = VerificationPayload(
         subject=request.subject,
         model=ctx.backend.model_id,

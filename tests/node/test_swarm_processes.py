@@ -14,6 +14,7 @@ import pytest
 
 from node.identity import create_keystore
 from reputation import ConsensusLog, verify_log
+from reputation.result import SwarmReply
 from tests.procs import Proc, free_port, start, wait_http
 
 pytestmark = pytest.mark.engine
@@ -75,10 +76,10 @@ def _announces(db: Path) -> int:
             return 0
 
 
-def test_separate_processes_with_the_openai_backend(nodes) -> None:
-    home, ports, _accounts, _ = nodes
-    info = httpx.get(f"http://127.0.0.1:{ports[1]}/swarm/v1/info").json()
-    assert info["backend"] == "openai" and info["model"] == "smollm2-135m"
+@pytest.fixture(scope="module")
+def round_on_n1(nodes) -> SwarmReply:
+    """A round coordinated by node n1 (each test that reads it can run on its own)."""
+    _home, ports, _accounts, _ = nodes
     resp = httpx.post(
         f"http://127.0.0.1:{ports[1]}/v1/chat/completions",
         timeout=300,
@@ -89,23 +90,28 @@ def test_separate_processes_with_the_openai_backend(nodes) -> None:
         },
     )
     assert resp.status_code == 200, resp.text
-    swarm = resp.json()["swarm"]
-    assert len({n for c in swarm["candidates"] for n in c["nodes"]}) == 4
-    assert not swarm["left_out"]
+    return SwarmReply.model_validate(resp.json()["swarm"])
+
+
+def test_separate_processes_with_the_openai_backend(nodes, round_on_n1) -> None:
+    home, ports, _accounts, _ = nodes
+    info = httpx.get(f"http://127.0.0.1:{ports[1]}/swarm/v1/info").json()
+    assert info["backend"] == "openai" and info["model"] == "smollm2-135m"
+    swarm = round_on_n1
+    assert len({n for c in swarm.candidates for n in c.nodes}) == 4
+    assert not swarm.left_out
     log = ConsensusLog(home / "n1" / "consensus.db")
-    answers = [e for e in log.entries(swarm["round_id"]) if e.type == "answer"]
+    answers = [e for e in log.entries(swarm.round_id) if e.type == "answer"]
     assert len(answers) == 4 and all('"token_ids":[' in e.raw for e in answers)
     assert verify_log(log) > 0
     log.close()
-    assert swarm["winner"]["verification"] == "passed"
+    assert swarm.winner.verification == "passed"
 
 
-def test_swarm_verify_rechecks_a_logged_answer(nodes, vllm_server) -> None:
+def test_swarm_verify_rechecks_a_logged_answer(nodes, vllm_server, round_on_n1) -> None:
     home, _ports, _accounts, _ = nodes
     db = home / "n1" / "consensus.db"
-    log = ConsensusLog(db)
-    (round_id,) = {e.round_id for e in log.entries() if e.type == "result"}
-    log.close()
+    round_id = round_on_n1.round_id
     cli = [
         sys.executable,
         "-m",
@@ -159,10 +165,10 @@ def test_a_node_killed_mid_round_is_left_out_and_the_round_completes(nodes) -> N
     thread.join(600)
     resp = result["resp"]
     assert resp.status_code == 200, resp.text
-    swarm = resp.json()["swarm"]
+    swarm = SwarmReply.model_validate(resp.json()["swarm"])
     victim = accounts[3].address
-    assert victim in {x["node"] for x in swarm["left_out"]}
-    assert victim not in {n for c in swarm["candidates"] for n in c["nodes"]}
-    assert victim not in {j["node"] for j in swarm["judges"]}
-    assert len({n for c in swarm["candidates"] for n in c["nodes"]}) == 3
+    assert victim in {x.node for x in swarm.left_out}
+    assert victim not in {n for c in swarm.candidates for n in c.nodes}
+    assert victim not in {j.node for j in swarm.judges}
+    assert len({n for c in swarm.candidates for n in c.nodes}) == 3
     assert resp.json()["choices"][0]["message"]["content"]

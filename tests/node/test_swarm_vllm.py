@@ -14,6 +14,7 @@ from node.local import LOCAL_PASSWORD
 from reputation import ConsensusLog, digest, sign_envelope, verify_log
 from reputation.draws import text_digest
 from reputation.result import StoredRound, SwarmReply
+from verification.policy import reexecution_decides
 from verification.signatures import encode_signature, signature
 
 pytestmark = pytest.mark.engine
@@ -105,7 +106,7 @@ def test_every_node_log_verifies(first_round, swarm3) -> None:
     }
 
 
-def test_the_winner_is_verified_by_nodes_that_did_not_write_it(first_round) -> None:
+def test_the_winner_is_verified_by_nodes_that_did_not_write_it(first_round, swarm3) -> None:
     swarm = SwarmReply.model_validate(first_round.model_extra["swarm"])
     assert swarm.winner.verification == "passed"
     outcome = next(o for o in swarm.verification if o.status == "passed")
@@ -113,12 +114,18 @@ def test_the_winner_is_verified_by_nodes_that_did_not_write_it(first_round) -> N
     assert outcome.candidate == swarm.winner.candidate
     assert outcome.verifiers and all(v.passed for v in outcome.verifiers)
     assert not {v.node for v in outcome.verifiers} & set(winner.nodes)
-    # Every local node samples (temperature > 0): its answer is teacher-forced and
-    # re-executed with its declared seed, which reproduces it on this engine.
+    # Every local node samples (temperature > 0): its answer is teacher-forced, and
+    # re-executed with its declared seed exactly where that can change the vote.
     assert outcome.methods == ["teacher_forced", "reexecution"]
+    answers = _round_messages(swarm3.data_dir, swarm.round_id)["answer"]
+    (answer,) = [a for a in answers if digest(a) == outcome.answer]
+    temperature = answer["payload"]["sampling"]["temperature"]
+    assert temperature > 0
     for v in outcome.verifiers:
         results = {r.method: r for r in v.results}
-        assert list(results) == outcome.methods and results["teacher_forced"].passed
+        forced = results["teacher_forced"]
+        decides = reexecution_decides(forced.model_dump(), temperature, outcome.copy_flagged)
+        assert forced.passed and ("reexecution" in results) == decides
     assert swarm.copy_flags == []
 
 
@@ -280,6 +287,7 @@ def test_peer_messages_are_checked(swarm3) -> None:
         "participants": [info["node"]],
         "prompt_hash": digest(messages),
         "nonce": "00",
+        "model": "smollm2-135m",
     }
     answer = lambda m: httpx.post(url + "/swarm/v1/answer", json=m, timeout=60)  # noqa: E731
 
@@ -287,6 +295,12 @@ def test_peer_messages_are_checked(swarm3) -> None:
     _error(answer(stranger), 403, "unknown_sender")
     stale = sign_envelope(member, "announce", round_id, payload, timestamp=time.time() - 3600)
     _error(answer(stale), 401, "stale_message")
+    other_model = {**payload, "model": "gpt-4"}
+    _error(
+        answer(sign_envelope(member, "announce", "0x" + "cd" * 32, other_model)),
+        400,
+        "model_mismatch",
+    )
     good = sign_envelope(member, "announce", round_id, payload)
     _error(answer({**good, "payload": {**payload, "max_tokens": 5}}), 401, "invalid_signature")
     ok = answer(good)

@@ -1,3 +1,6 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from verification.base import majority
 from verification.teacher_forced import (
     GREEDY_TOLERANCE,
@@ -75,6 +78,37 @@ def test_policy_votes() -> None:
     assert accept(_results(True, False, 0.2), 0.7, False)
     assert not accept(_results(True, False, 0.2), 0.7, True)
     assert not accept(_results(True, False, MEAN_GAP_PER_T * 0.7 + 0.01), 0.7, False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.booleans(),
+    st.sampled_from([None, True, False]),
+    st.floats(0.0, 3.0),
+    st.sampled_from([0.0, 0.2, 0.7, 1.3]),
+    st.booleans(),
+)
+def test_re_execution_is_skipped_only_where_it_cannot_change_the_vote(
+    tf: bool, rex: bool | None, gap: float, temperature: float, flagged: bool
+) -> None:
+    from verification.policy import accept, reexecution_decides
+
+    results = _results(tf, rex, gap)
+    if not reexecution_decides(results["teacher_forced"], temperature, flagged):
+        without = {"teacher_forced": results["teacher_forced"]}
+        assert accept(results, temperature, flagged) == accept(without, temperature, flagged)
+
+
+def test_re_execution_decides_only_doubtful_sampled_answers() -> None:
+    from verification.policy import MEAN_GAP_PER_T, reexecution_decides
+
+    forced = _results(True, None, 0.1)["teacher_forced"]
+    assert not reexecution_decides(forced, 0.7, False)  # an ordinary honest sample
+    assert reexecution_decides(forced, 0.7, True)  # a flagged copy
+    far = _results(True, None, MEAN_GAP_PER_T * 0.7 + 0.01)["teacher_forced"]
+    assert reexecution_decides(far, 0.7, False)
+    assert not reexecution_decides(far, 0.0, True)  # greedy: the prefill decides
+    assert not reexecution_decides(_results(False, None)["teacher_forced"], 0.7, True)
 
 
 def test_a_character_cut_at_max_tokens_is_not_a_text_mismatch() -> None:

@@ -165,7 +165,8 @@ async def test_with_nobody_to_verify_the_winner_stands_unverified(scripted_swarm
 
 async def test_sampled_answers_are_re_executed_and_others_sampled(scripted_swarm, model) -> None:
     backends = nodes(model, [text(t, best=t == "a") for t in "abc"])
-    async with scripted_swarm(backends, verification={"verifiers": 1, "sample_rate": 1.0}) as s:
+    verification = {"verifiers": 1, "sample_rate": 1.0, "reexecute": "always"}
+    async with scripted_swarm(backends, verification=verification) as s:
         status, body = await s.ask("Where do rivers run?")
     assert status == 200, body
     swarm = SwarmReply.model_validate(body["swarm"])
@@ -174,6 +175,18 @@ async def test_sampled_answers_are_re_executed_and_others_sampled(scripted_swarm
         assert outcome.methods == ["teacher_forced", "reexecution"]
         assert [r.method for r in outcome.verifiers[0].results] == outcome.methods
         assert outcome.status == "passed"  # the declared seed reproduces each answer
+
+
+async def test_by_default_re_execution_runs_only_where_it_decides(scripted_swarm, model) -> None:
+    backends = nodes(model, [text(t, best=t == "a") for t in "abc"])
+    async with scripted_swarm(backends, verification={"verifiers": 2}) as s:
+        status, body = await s.ask("Where do rivers run?")
+    assert status == 200, body
+    swarm = SwarmReply.model_validate(body["swarm"])
+    (outcome,) = swarm.verification
+    assert outcome.status == "passed" and outcome.methods == ["teacher_forced", "reexecution"]
+    for vote in outcome.verifiers:  # an honest sample at the argmax: the prefill decides
+        assert [r.method for r in vote.results] == ["teacher_forced"]
 
 
 async def test_a_failed_judge_has_its_tasks_re_assigned(scripted_swarm, model) -> None:
