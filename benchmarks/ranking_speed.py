@@ -21,7 +21,7 @@ from functools import partial
 
 import choix
 import numpy as np
-from results import write_section
+from results import machine_line, write_section
 
 from ranking.bt import bt_fit_pairwise
 
@@ -106,7 +106,10 @@ def main() -> None:
         write_section(
             "Ranking speed",
             "Command: `python benchmarks/ranking_speed.py --write` (2 cores, numpy/OpenBLAS; "
-            f"choix alpha={ALPHA}, our prior λ={2 * ALPHA}; MLE = ILSR at tol 1e-12)\n\n" + out,
+            f"choix alpha={ALPHA}, our prior λ={2 * ALPHA}; MLE = ILSR at tol 1e-12)\n\n"
+            + machine_line("float64 (numpy)")
+            + "\n\n"
+            + out,
         )
 
 

@@ -217,7 +217,15 @@ def table(results: list[dict], max_tokens: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--configs", nargs="+", default=["native:auto", "avx2:auto", "avx2:bfloat16"]
+        "--configs",
+        nargs="+",
+        default=[
+            "native:auto",
+            "native:auto:always",
+            "avx2:auto",
+            "avx2:auto:always",
+            "avx2:bfloat16",
+        ],
     )
     parser.add_argument("--nodes", type=int, nargs="+", default=[3, 5])
     parser.add_argument("--max-tokens", type=int, default=64)

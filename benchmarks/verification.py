@@ -43,7 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from results import write_section
+from results import machine_line, write_section
 from substitutes import perturb, remove_layers
 
 from node.inference.base import Generation, SamplingSpec
@@ -191,12 +191,12 @@ async def run(n: int, max_tokens: int, work: Path) -> dict[str, Any]:
     base = resolve_model(MODEL)
     await substitute_phase(work, "fp32", base, "float32", prompts, max_tokens, False)
     layers = remove_layers(base, work / "models" / "layers24", keep=24)
-    await substitute_phase(work, "layers", layers, "auto", prompts, max_tokens, True)
+    await substitute_phase(work, "layers", layers, "bfloat16", prompts, max_tokens, True)
     noisy = perturb(base, work / "models" / "perturbed5", scale=0.05)
-    await substitute_phase(work, "perturbed", noisy, "auto", prompts, max_tokens, False)
+    await substitute_phase(work, "perturbed", noisy, "bfloat16", prompts, max_tokens, False)
 
     print("verifier: starting the bf16 engine", flush=True)
-    backend = await VLLMBackend.create(base, MODEL)
+    backend = await VLLMBackend.create(base, MODEL, dtype="bfloat16")
     try:
         return await verify_all(backend, pairs, max_tokens, work)
     finally:
@@ -491,6 +491,7 @@ def main() -> None:
     args = parser.parse_args()
     report = asyncio.run(run(args.prompts, args.max_tokens, args.work))
     body = table(report) + "\n\nScore distributions:\n\n" + distributions(report)
+    body = machine_line("bfloat16 (the verifier and the honest nodes)") + "\n\n" + body
     print(body)
     if args.write:
         write_section("Verification", body)

@@ -3,9 +3,11 @@ rebuilt from the consensus log.
 
 `claim_defect` is the one check, shared by the coordinator's admission of answers
 (phase 2) and a verifier's refusal (phase 6), of what no honest node serving the
-round's model could have sent: another model's name, or token ids outside the
-model's vocabulary. An answer with a defect never enters a round; a verifier
-asked about one refuses the claim (`ClaimRejected`), which counts as a failed vote.
+round's model could have sent: another model's name, token ids outside the
+model's vocabulary, more tokens than its declared `max_tokens`, or a declared
+`max_tokens` above the round's. An answer with a defect never enters a round
+(so it cannot make every verifier fail to check it); a verifier asked about one
+refuses the claim with a signed refusal, which counts as a failed vote.
 """
 
 from collections.abc import Iterator
@@ -39,12 +41,27 @@ def claim_of(answer: dict[str, Any], announce: dict[str, Any]) -> Claim:
     )
 
 
-def claim_defect(answer: AnswerPayload, model: str, vocab_size: int) -> tuple[str, str] | None:
-    """(code, reason) if no honest node serving `model` could have made `answer`."""
+def claim_defect(
+    answer: AnswerPayload, model: str, vocab_size: int, max_tokens: int
+) -> tuple[str, str] | None:
+    """(code, reason) if no honest node serving `model` could have made `answer` in a
+    round that allows `max_tokens` tokens."""
     if answer.model != model:
         return (
             "model_mismatch",
             f"the answer claims model {answer.model!r}; the round's is {model!r}",
+        )
+    if answer.sampling.max_tokens > max_tokens:
+        return (
+            "too_many_tokens",
+            f"the answer declares max_tokens {answer.sampling.max_tokens}; "
+            f"the round allows {max_tokens}",
+        )
+    if len(answer.token_ids) > answer.sampling.max_tokens:
+        return (
+            "too_many_tokens",
+            f"{len(answer.token_ids)} token ids; the answer declares max_tokens "
+            f"{answer.sampling.max_tokens}",
         )
     outside = [t for t in answer.token_ids if not 0 <= t < vocab_size]
     if outside:

@@ -19,7 +19,9 @@ treats differently (`node.peers.fanout`):
 - `BadReply`: the peer answered, but its reply fails our checks.
 
 `refusal_from` reads a peer's error body back into a `PeerRefused`, so a local
-participant's exception and a remote one's HTTP error become the same thing.
+participant's exception and a remote one's HTTP error become the same thing. A
+claim refusal carries the verifier's signed refusal inside the error object
+(`error.verification`); the rest of the shape is the same as every error's.
 """
 
 from typing import Any
@@ -88,14 +90,17 @@ class BadRequest(NodeError, ValueError):
 
 class ClaimRejected(BadRequest):
     """A verifier refuses the claim it was asked to check: the answer claims another
-    model, impossible token ids, an unreadable LSH signature, or a signature that is
-    not its sender's. The coordinator counts it as a failed vote."""
+    model, impossible token ids, more tokens than it may, an unreadable LSH signature,
+    or a signature that is not its sender's. `signed` is the verifier's signed refusal
+    (a `verification` message), which goes in the error body; the coordinator counts a
+    signed refusal as a failed vote."""
 
     type = CLAIM_REJECTED
 
     def __init__(self, message: str, code: str, status: int = 400):
         super().__init__(message, code)
         self.status = status
+        self.signed: dict[str, Any] | None = None
 
 
 class NotFound(NodeError, LookupError):
@@ -186,15 +191,17 @@ class PeerUnreachable(PeerFailure):
 
 
 class PeerRefused(PeerFailure):
-    """The peer answered with an error in the one error shape."""
+    """The peer answered with an error in the one error shape (`signed`: the signed
+    refusal a verifier attaches to a `claim_rejected` error, unchecked)."""
 
     code = "peer_refused"
 
-    def __init__(self, message: str, status: int, kind: str, code: str):
+    def __init__(self, message: str, status: int, kind: str, code: str, signed: Any = None):
         super().__init__(message)
         self.peer_status = status
         self.peer_type = kind
         self.peer_code = code
+        self.signed = signed
 
     @property
     def about_claim(self) -> bool:
@@ -225,7 +232,10 @@ _FOREIGN: list[tuple[type[BaseException], int, str, str]] = [
 def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """Status and body in the one error shape for any exception."""
     if isinstance(exc, NodeError):
-        return exc.status, _shape(str(exc), exc.type, exc.code)
+        body = _shape(str(exc), exc.type, exc.code)
+        if isinstance(exc, ClaimRejected) and exc.signed is not None:
+            body["error"]["verification"] = exc.signed
+        return exc.status, body
     for kind, status, type_, code in _FOREIGN:
         if isinstance(exc, kind):
             code = getattr(exc, "code", code)
@@ -244,6 +254,7 @@ def refusal_from(status: int, body: Any) -> PeerRefused:
         status,
         str(error.get("type", "unknown")),
         str(error.get("code", "unknown")),
+        error.get("verification"),
     )
 
 

@@ -27,6 +27,7 @@ from reputation.log import (
     Append,
     ConsensusLog,
     LogEntry,
+    LogError,
     Operation,
     RecordEvidence,
     RecordRound,
@@ -50,6 +51,7 @@ class Journal:
         self._pending: list[tuple[Operation | Callable[[ConsensusLog], Any], asyncio.Future[Any]]]
         self._pending = []
         self._scheduled = False
+        self._closed = False
         self.head = head
         """The log's digest after the last committed append."""
         self.commits = 0
@@ -91,13 +93,19 @@ class Journal:
         return future
 
     async def close(self) -> None:
-        """Wait for queued writes, then close the file and stop the thread."""
-        await self.read(lambda _: None)
+        """Wait for queued writes, then close the file and stop the thread. Anything
+        queued after this fails with `LogError`."""
+        last = self.read(lambda _: None)
+        self._closed = True
+        await last
         await self._loop.run_in_executor(self._executor, self._log.close)
         self._executor.shutdown(wait=True)
 
     def _queue(self, item: Operation | Callable[[ConsensusLog], Any]) -> "asyncio.Future[Any]":
         future: asyncio.Future[Any] = self._loop.create_future()
+        if self._closed:
+            future.set_exception(LogError(f"the consensus log {self.path} is closed"))
+            return future
         future.add_done_callback(_report_unseen_failure)
         with self._lock:
             self._pending.append((item, future))
@@ -123,8 +131,16 @@ class Journal:
         self._commit(writes)
 
     def _commit(self, writes: list[tuple[Operation, "asyncio.Future[Any]"]]) -> None:
-        if writes:
-            self._settle([f for _, f in writes], lambda: self._write([op for op, _ in writes]))
+        good = []
+        for op, future in writes:  # one operation that cannot be stored fails alone
+            try:
+                ConsensusLog.check(op)
+            except Exception as exc:
+                self._loop.call_soon_threadsafe(_fail_all, [future], exc)
+            else:
+                good.append((op, future))
+        if good:
+            self._settle([f for _, f in good], lambda: self._write([op for op, _ in good]))
 
     def _write(self, ops: list[Operation]) -> list[Any]:
         results = self._log.write(ops)

@@ -85,4 +85,5 @@ async def start_local_swarm(
         raise
     for node in nodes:
         node.ctx.peers.set_remotes([(m.ctx.address, m.url) for m in nodes if m is not node])
+        await node.ctx.peers.refresh()
     return LocalSwarm(nodes)

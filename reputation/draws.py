@@ -21,6 +21,7 @@ from ranking.designs import JudgeAssignment, assign_judges, pair_design, weighte
 from reputation.envelope import canonical
 
 __all__ = [
+    "announced_by",
     "answer_seed",
     "assign_pairs",
     "design_pairs",
@@ -38,6 +39,14 @@ def round_id_for(
 ) -> str:
     request = canonical({"messages": list(messages), "max_tokens": max_tokens})
     return "0x" + keccak(request + coordinator.encode() + bytes.fromhex(nonce)).hex()
+
+
+def announced_by(
+    round_id: str, messages: Sequence[dict[str, str]], max_tokens: int, announcer: str, nonce: str
+) -> bool:
+    """Whether `round_id` is the id of this request announced by `announcer` with `nonce`:
+    nobody can announce a round in another coordinator's name."""
+    return round_id_for(messages, max_tokens, announcer, nonce).lower() == round_id.lower()
 
 
 def seed_of(round_id: str, purpose: str) -> int:

@@ -9,6 +9,7 @@ canonical bytes of the message without its `signature` field, as an EIP-191
 """
 
 import json
+import math
 import time
 from typing import Any
 
@@ -53,6 +54,13 @@ def digest(obj: Any) -> str:
     return "0x" + keccak(canonical(obj)).hex()
 
 
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _unsigned(envelope: dict[str, Any]) -> dict[str, Any]:
     return {key: envelope[key] for key in HEADER}
 
@@ -89,10 +97,9 @@ def recover_sender(envelope: dict[str, Any]) -> str:
         raise EnvelopeError(f"signed message has unexpected fields {', '.join(sorted(extra))}")
     if not isinstance(envelope["sender"], str) or not isinstance(envelope["signature"], str):
         raise EnvelopeError("sender and signature must be strings")
-    if not isinstance(envelope["timestamp"], int | float) or isinstance(
-        envelope["timestamp"], bool
-    ):
-        raise EnvelopeError("timestamp must be a number")
+    stamp = envelope["timestamp"]
+    if not isinstance(stamp, int | float) or isinstance(stamp, bool) or not _finite(stamp):
+        raise EnvelopeError("timestamp must be a finite number of seconds")
     if not isinstance(envelope["payload"], dict):
         raise EnvelopeError("payload must be a JSON object")
     try:

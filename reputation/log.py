@@ -23,6 +23,7 @@ SQLite connection: use it from one thread (the node's log writer thread owns it)
 """
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from pydantic import ValidationError
 
 from reputation.envelope import EnvelopeError, canonical, digest, recover_sender
 from reputation.evidence import check_equivocation
-from reputation.result import JudgeSummary, SettledRound, StoredRound
+from reputation.result import JudgeSummary, StoredRound
 from swarm_errors import SwarmError
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 GENESIS = "0x" + "00" * 32
+log = logging.getLogger(__name__)
 
 
 class LogError(SwarmError):
@@ -221,12 +223,17 @@ class ConsensusLog:
         be stored (a message that is not canonical JSON, evidence that proves nothing)
         are refused before anything is written."""
         for op in operations:
-            if isinstance(op, Append):
-                canonical(op.message)
-            elif isinstance(op, RecordEvidence):
-                check_equivocation(op.first, op.second)
+            self.check(op)
         with self.db.atomic():
             return [self._apply(op) for op in operations]
+
+    @staticmethod
+    def check(op: Operation) -> None:
+        """Raise if `op` cannot be stored (`EnvelopeError` and its kin); no I/O."""
+        if isinstance(op, Append):
+            canonical(op.message)
+        elif isinstance(op, RecordEvidence):
+            check_equivocation(op.first, op.second)
 
     def append(self, message: dict[str, Any]) -> LogEntry:
         """Append one signed message (stored in its canonical form)."""
@@ -317,19 +324,21 @@ class ConsensusLog:
         ).fetchone()
         return None if row is None else self._stored(row)
 
-    def settled_rounds(self, limit: int) -> list[SettledRound]:
-        """The latest `limit` rounds that settled, oldest first."""
+    def judge_history(self, limit: int) -> list[list[JudgeSummary]]:
+        """The judges of the latest `limit` settled rounds, oldest first. A row this code
+        cannot read (written by an older version) is skipped, with a warning."""
         rows = self.db.execute(
-            "SELECT round_id, coordinator, created, status, winner, result FROM rounds "
-            "WHERE status = 'ok' ORDER BY created DESC LIMIT ?",
+            "SELECT round_id, result FROM rounds WHERE status = 'ok' ORDER BY created DESC LIMIT ?",
             [limit],
         ).fetchall()
-        out = [self._stored(row).result for row in reversed(rows)]
-        return [r for r in out if isinstance(r, SettledRound)]
-
-    def judge_history(self, limit: int) -> list[list[JudgeSummary]]:
-        """The judges of the latest `limit` settled rounds, oldest first."""
-        return [list(r.swarm.judges) for r in self.settled_rounds(limit)]
+        out = []
+        for round_id, result in reversed(rows):
+            try:
+                judges = json.loads(result)["swarm"]["judges"]
+                out.append([JudgeSummary.model_validate(j) for j in judges])
+            except (ValidationError, ValueError, TypeError, KeyError) as exc:
+                log.warning("round %s: judges' records not readable, skipped: %s", round_id, exc)
+        return out
 
     def evidence(self, sender: str | None = None) -> list[Evidence]:
         where, args = ("WHERE lower(sender) = lower(?)", [sender]) if sender else ("", [])

@@ -27,6 +27,7 @@ from reputation.envelope import EnvelopeError
 
 __all__ = [
     "METHODS",
+    "REFUSAL",
     "AnnouncePayload",
     "AnswerPayload",
     "ChatTurn",
@@ -68,10 +69,11 @@ class AnnouncePayload(Payload):
     participants: list[StrictStr]
     prompt_hash: StrictStr
     """Digest of `messages` (canonical JSON)."""
-    nonce: StrictStr
-    """round_id = keccak(canonical({messages, max_tokens}) ‖ coordinator ‖ nonce)."""
-    model: StrictStr
-    """The round's model id: every answer must claim it, and verifiers serve it."""
+    nonce: Annotated[StrictStr, Field(pattern=r"^([0-9a-fA-F]{2})*$")]
+    """Hex; round_id = keccak(canonical({messages, max_tokens}) ‖ coordinator ‖ nonce)."""
+    model: StrictStr = ""
+    """The round's model id: every answer must claim it, and verifiers serve it (empty in
+    announcements logged before rounds named their model: no participant accepts those)."""
 
     def chat(self) -> list[dict[str, str]]:
         return [m.model_dump() for m in self.messages]
@@ -113,6 +115,8 @@ class JudgeTask(Payload):
 class JudgeRequestPayload(Payload):
     """Phase 4: one judge's tasks of a round, all at once."""
 
+    judge: StrictStr
+    """The judge the request is for (it refuses a request meant for another)."""
     messages: Annotated[list[ChatTurn], Field(min_length=1)]
     tasks: Annotated[list[JudgeTask], Field(min_length=1, max_length=256)]
     attempt: Annotated[StrictInt, Field(ge=0, le=1)] = 0
@@ -145,6 +149,9 @@ class VerdictPayload(Payload):
 
 Method = Literal["teacher_forced", "reexecution"]
 METHODS: tuple[Method, ...] = ("teacher_forced", "reexecution")
+REFUSAL = "refusal"
+"""The `method` of a signed refusal: the claim is one no honest node of the verifier's
+model could make (another model, impossible token ids, an unreadable LSH signature)."""
 
 
 class VerifyRequestPayload(Payload):
@@ -164,7 +171,8 @@ class VerifyRequestPayload(Payload):
 
 
 class MethodResult(Payload):
-    """One verification method's result (`verification.base.VerificationResult`)."""
+    """One verification method's result (`verification.base.VerificationResult`), or
+    `REFUSAL`: the verifier refused the claim itself (its evidence has the `code`)."""
 
     method: StrictStr
     passed: StrictBool
@@ -173,9 +181,11 @@ class MethodResult(Payload):
 
 
 class VerificationPayload(Payload):
-    """Phase 6: a verifier's results on one answer."""
+    """Phase 6: a verifier's results on one answer (or its signed refusal of the claim)."""
 
     subject: StrictStr
+    request: StrictStr
+    """Digest of the verify request answered."""
     model: StrictStr
     results: Annotated[list[MethodResult], Field(min_length=1)]
 

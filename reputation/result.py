@@ -35,7 +35,8 @@ DecidedBy = Literal["judges", "agreement", "single"]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Fields a later version adds are ignored when an older one reads a stored round.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class Winner(Model):
@@ -78,9 +79,10 @@ class VerifierVote(Model):
     node: str
     passed: bool
     results: list[MethodResult] = []
-    """Each method's result, as the verifier signed it; empty for a refusal."""
+    """Each method's result, as the verifier signed it (for a refusal, one `refusal`)."""
     refused: str | None = None
-    """The verifier refused the claim itself (e.g. `model_mismatch`): a failed vote."""
+    """The verifier refused the claim itself (e.g. `model_mismatch`) in a signed refusal:
+    a failed vote."""
 
 
 class VerificationOutcome(Model):

@@ -33,3 +33,18 @@ def test_domain_errors_are_clean_messages(tmp_path) -> None:
     bad.write_bytes(b"garbage" * 100)
     result = runner.invoke(main, ["log", "verify", "--db", str(bad)])
     assert result.exit_code == 1 and "cannot open consensus log" in result.output
+
+
+def test_only_flags_given_on_the_command_line_override_the_environment() -> None:
+    import json
+
+    from node.cli.options import given_flags
+
+    @click.command()
+    @click.option("--max-tokens", default=256, help="x")
+    def cmd(max_tokens: int) -> None:
+        click.echo(json.dumps(given_flags(max_tokens=max_tokens)))
+
+    runner = CliRunner()
+    assert json.loads(runner.invoke(cmd, []).output) == {}  # the default: env may override
+    assert json.loads(runner.invoke(cmd, ["--max-tokens", "256"]).output) == {"max_tokens": 256}

@@ -136,5 +136,6 @@ class SwarmService:
         return {
             "status": "ok",
             "node": self.ctx.address,
+            "model": self.ctx.backend.model_id,
             "peers": {"known": len(remotes), "healthy": sum(p.healthy for p in remotes)},
         }

@@ -20,6 +20,7 @@ __all__ = [
     "console",
     "db_option",
     "domain_errors",
+    "given_flags",
     "inference_options",
     "json_option",
     "key_password",
@@ -89,6 +90,13 @@ def inference_options(func: F) -> F:
         show_default=True,
         help="Inference backend.",
     )(func)
+
+
+def given_flags(**values: Any) -> dict[str, Any]:
+    """The options among `values` that the user gave on the command line (not defaults),
+    so that they override the environment and the environment overrides the defaults."""
+    source = click.get_current_context().get_parameter_source
+    return {k: v for k, v in values.items() if source(k) != click.core.ParameterSource.DEFAULT}
 
 
 def key_password(confirm: bool) -> str:

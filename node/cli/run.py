@@ -11,6 +11,7 @@ from rich.table import Table
 from node.cli.options import (
     console,
     domain_errors,
+    given_flags,
     inference_options,
     key_password,
     log_level_option,
@@ -73,20 +74,19 @@ def up(
 ) -> None:
     """Run a local swarm of N nodes on loopback sharing one engine.
 
-    Settings not given as flags come from the environment
-    (SWARM_<SECTION>__<FIELD>, as for `swarm node run`)."""
+    Flags given on the command line win; other settings come from the environment
+    (SWARM_<SECTION>__<FIELD>, as for `swarm node run`), then the defaults."""
     from node.cli.models import pull_model
     from node.config import load_config
     from node.inference.store import KNOWN_MODELS, cache_dir
     from node.local import start_local_swarm
 
     setup_logging(log_level)
-    if pull and backend == "vllm" and model in KNOWN_MODELS:
-        pull_model(model)
-    inference = {"backend": backend, "model": model, "base_url": base_url}
-    base = load_config(
-        None, overrides={"inference": inference, "sampling": {"max_tokens": max_tokens}}
-    )
+    flags = given_flags(backend=backend, model=model, base_url=base_url, max_tokens=max_tokens)
+    sampling = {"max_tokens": flags.pop("max_tokens")} if "max_tokens" in flags else {}
+    base = load_config(None, overrides={"inference": flags, "sampling": sampling})
+    if pull and base.inference.backend == "vllm" and base.inference.model in KNOWN_MODELS:
+        pull_model(base.inference.model)
     home = data_dir or cache_dir() / "local-swarm"
 
     async def start(engine: Any) -> Any:

@@ -30,13 +30,14 @@ async def _check(
     from node.claims import claim_of
     from node.inference import create_backend
     from node.serve.verify import check_claim, refuse_impossible
-    from reputation.messages import AnswerPayload, payload_of
+    from reputation.messages import AnnouncePayload, AnswerPayload, payload_of
 
     claim = claim_of(answer, announce)
+    round_max_tokens = payload_of(AnnouncePayload, announce).max_tokens
     with console.status(f"starting the {inference.backend} backend ({inference.model})…"):
         backend = await create_backend(inference)
     try:
-        refuse_impossible(payload_of(AnswerPayload, answer), backend)
+        refuse_impossible(payload_of(AnswerPayload, answer), backend, round_max_tokens)
         return claim.key, await check_claim(backend, claim, methods)
     finally:
         await backend.close()

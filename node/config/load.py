@@ -25,6 +25,11 @@ from node.errors import ConfigError
 
 __all__ = ["load_config"]
 
+RENAMED = {
+    "verification.reexecute_sampled": "verification.reexecute (always, decisive or never)",
+}
+"""Settings that changed name, so an old config file gets a clear error, not a guess."""
+
 
 def _coerce(value: Any, kind: Any, where: str) -> Any:
     if kind is bool and isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
@@ -49,6 +54,9 @@ def _build(cls: Any, data: Mapping[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
+    for name in sorted(unknown):
+        if f"{where}.{name}" in RENAMED:
+            raise ConfigError(f"{where}.{name} is now {RENAMED[f'{where}.{name}']}")
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
     kwargs: dict[str, Any] = {}

@@ -1,11 +1,17 @@
 """The nodes a node knows: itself (a local peer) and its remote peers, one interface.
 
 A `Peer` is anything with an `address` and `call(path, message, timeout)`. A
-`RemotePeer` calls over HTTP and is marked unhealthy when it cannot be reached
-(the health loop, `watch_health`, brings it back); the node's own participant
-is a `LocalPeer` (`node.peers.local`) reached through the same interface, so a
-round treats its coordinator like any other participant. The registry of the
-chain replaces the static list later.
+`RemotePeer` calls over HTTP. It is marked unhealthy when it cannot be reached or
+answers with a server error (5xx), and the health loop (`watch_health`, which
+polls every remote's `/health`) brings it back; the same poll learns which model
+each peer serves. The node's own participant is a `LocalPeer` (`node.peers.local`)
+reached through the same interface, so a round treats its coordinator like any
+other participant.
+
+Who may take part in a round (`pool`): this node and its healthy peers serving the
+round's model; a peer whose model is not known yet may answer (it refuses a round
+of another model) but is not drawn as a verifier (`known_only`). The registry of
+the chain replaces the static list of peers later.
 """
 
 import asyncio
@@ -14,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from node.errors import PeerUnreachable
+from node.errors import PeerRefused, PeerUnreachable
 from node.peers.transport import PeerClient
 
 __all__ = ["Directory", "Peer", "RemotePeer"]
@@ -34,12 +40,18 @@ class RemotePeer:
     url: str
     client: PeerClient
     healthy: bool = True
+    model: str | None = None
+    """The model the peer serves, from its `/health` (None until known)."""
 
     async def call(self, path: str, message: dict[str, Any], timeout: float) -> Any:
         try:
             return await self.client.call(self.url, path, message, timeout)
         except PeerUnreachable:
             self.healthy = False  # the health loop brings it back
+            raise
+        except PeerRefused as exc:
+            if exc.peer_status >= 500:  # a considered 4xx refusal is not ill health
+                self.healthy = False
             raise
 
 
@@ -63,20 +75,30 @@ class Directory:
             return self.local
         return next((p for p in self.remotes if p.address.lower() == address.lower()), None)
 
-    def pool(self) -> list[str]:
-        """Who may take part in a round now: this node and its healthy peers."""
-        return [self.address] + [p.address for p in self.remotes if p.healthy]
+    def pool(self, model: str, known_only: bool = False) -> list[str]:
+        """Who may take part in a round of `model` now: this node and its healthy peers
+        serving it (or, unless `known_only`, whose model is not known yet)."""
+        return [self.address] + [
+            p.address
+            for p in self.remotes
+            if p.healthy and (p.model == model or (p.model is None and not known_only))
+        ]
 
     def registered(self) -> set[str]:
         return {self.address} | {p.address for p in self.remotes}
 
+    async def refresh(self) -> None:
+        """Poll every remote's `/health` once: whether it is up, and its model."""
+        peers = list(self.remotes)
+        states = await asyncio.gather(*(self.client.probe(p.url) for p in peers))
+        for peer, (ok, model) in zip(peers, states, strict=True):
+            if ok != peer.healthy:
+                log.info("peer %s is %s", peer.address, "back" if ok else "down")
+            peer.healthy = ok
+            peer.model = model if ok else peer.model
+
     async def watch_health(self, interval: float) -> None:
-        """Poll every remote peer's `/health` forever, updating `healthy`."""
+        """Refresh now, then every `interval` seconds, forever."""
         while True:
+            await self.refresh()
             await asyncio.sleep(interval)
-            peers = list(self.remotes)
-            states = await asyncio.gather(*(self.client.is_healthy(p.url) for p in peers))
-            for peer, ok in zip(peers, states, strict=True):
-                if ok != peer.healthy:
-                    log.info("peer %s is %s", peer.address, "back" if ok else "down")
-                peer.healthy = ok

@@ -31,13 +31,15 @@ Read = Callable[[str, Any], T]
 
 @dataclass
 class Gathered(Generic[T]):
+    asked: list[str] = field(default_factory=list)
     replies: dict[str, T] = field(default_factory=dict)
     refused: dict[str, PeerRefused] = field(default_factory=dict)
     absent: dict[str, PeerFailure] = field(default_factory=dict)
 
     def failures(self) -> dict[str, PeerFailure]:
-        """Every node that did not give a usable reply, with why."""
-        return {**self.refused, **self.absent}
+        """Every node that did not give a usable reply, with why, in the order asked."""
+        failed = {**self.refused, **self.absent}
+        return {a: failed[a] for a in self.asked if a in failed}
 
 
 async def fan_out(
@@ -53,7 +55,7 @@ async def fan_out(
         *(_ask(peers, a, path, requests[a], timeout, read) for a in addresses),
         return_exceptions=True,
     )
-    gathered: Gathered[T] = Gathered()
+    gathered: Gathered[T] = Gathered(asked=addresses)
     for address, outcome in zip(addresses, outcomes, strict=True):
         if isinstance(outcome, PeerRefused):
             gathered.refused[address] = outcome
@@ -82,5 +84,5 @@ async def _ask(
         return read(address, reply)
     except PeerFailure:
         raise
-    except (SwarmError, ValueError, TypeError, KeyError) as exc:
+    except (SwarmError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
         raise BadReply(f"{type(exc).__name__}: {exc}") from exc

@@ -46,14 +46,19 @@ class PeerClient:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise PeerUnreachable(f"{type(exc).__name__}: {exc}") from exc
 
-    async def is_healthy(self, url: str, timeout: float = 3.0) -> bool:
+    async def probe(self, url: str, timeout: float = 3.0) -> tuple[bool, str | None]:
+        """A peer's `/health`: whether it answers 200, and the model it says it serves."""
         try:
             async with self._session.get(
                 url.rstrip("/") + "/health", timeout=aiohttp.ClientTimeout(total=timeout)
             ) as resp:
-                return resp.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
+                if resp.status != 200:
+                    return False, None
+                body = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return False, None
+        model = body.get("model") if isinstance(body, dict) else None
+        return True, model if isinstance(model, str) else None
 
     async def close(self) -> None:
         await self._session.close()

@@ -2,8 +2,9 @@
 
 `round_id` = keccak(canonical request ‖ coordinator address ‖ nonce); the nonce
 goes in the announcement, so anyone can recompute the id. Participants are a
-draw over this node and its healthy peers seeded with the round id
-(`reputation.draws.draw_participants`; uniform weights until reputation exists).
+draw over this node and its healthy peers serving its model, seeded with the
+round id (`reputation.draws.draw_participants`; uniform weights until reputation
+exists).
 The announcement names the round's model: every answer must claim it.
 """
 
@@ -23,7 +24,8 @@ def draw_and_announce(
 ) -> Announced:
     nonce = os.urandom(16).hex()
     round_id = round_id_for(messages, max_tokens, ctx.address, nonce)
-    participants = draw_participants(round_id, ctx.peers.pool(), ctx.config.round.max_participants)
+    pool = ctx.peers.pool(ctx.backend.model_id)
+    participants = draw_participants(round_id, pool, ctx.config.round.max_participants)
     payload = AnnouncePayload.model_validate(
         {
             "messages": messages,

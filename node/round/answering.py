@@ -2,11 +2,12 @@
 
 An answer is admitted only when it is a fresh signed `answer` of this round from
 the participant asked, for this announcement and prompt, claims the round's
-model, has token ids inside the vocabulary (`node.claims.claim_defect`: a
-claim that no honest node could make never enters the round, so it cannot skip
-verification by making verifiers refuse it), and carries its own text's LSH
-signature. Participants that fail, time out or send an answer that is not
-admitted are left out; the round fails with fewer than `round.min_answers`.
+model, has token ids inside the vocabulary and no more of them than the round
+allows (`node.claims.claim_defect`: a claim that no honest node could make never
+enters the round, so it cannot skip verification by making every verifier refuse
+it or fail to check it), and carries its own text's LSH signature. Participants
+that fail, time out or send an answer that is not admitted are left out; the
+round fails with fewer than `round.min_answers`.
 """
 
 from functools import partial
@@ -33,7 +34,8 @@ def admit(ctx: NodeContext, announced: Announced, address: str, reply: Any) -> A
         raise BadReply("answer signed by another node")
     if payload.announce != announced.digest or payload.prompt_hash != announced.prompt_hash:
         raise BadReply("answer is for another announcement")
-    defect = claim_defect(payload, announced.model, ctx.backend.vocab_size)
+    vocab = ctx.backend.vocab_size
+    defect = claim_defect(payload, announced.model, vocab, announced.max_tokens)
     if defect is not None:
         raise BadReply(f"{defect[0]}: {defect[1]}")
     claim = claim_of(reply, announced.message)

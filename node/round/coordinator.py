@@ -57,7 +57,7 @@ class Coordinator:
                 settled = await self._phases_2_to_7(announced, trail)
         except RoundFailed as exc:
             ctx.metrics.rounds.labels("failed").inc()
-            record_failure(ctx, trail, exc)
+            await record_failure(ctx, trail, exc)
             raise
         ctx.metrics.rounds.labels("ok").inc()
         return settled  # 8. reply: `settled.reply` is the client's `swarm` object

@@ -87,6 +87,7 @@ async def _ask(
     requests = {}
     for judge, tasks in by_judge.items():
         payload = JudgeRequestPayload(
+            judge=judge,
             messages=[ChatTurn.model_validate(m) for m in announced.messages],
             tasks=[
                 JudgeTask(
@@ -143,15 +144,16 @@ def _read(
     if reply["sender"] != judge or payload.request != digest(requests[judge]):
         raise BadReply("verdicts signed by another node or for another request")
     tasks = dict(by_judge[judge])
+    given = [v.task for v in payload.verdicts]
+    if sorted(given) != sorted(tasks):
+        raise BadReply("the verdicts are not one per task of the request")
     out = []
     for v in payload.verdicts:
-        a = tasks.get(v.task)
-        if a is None or (v.first_digest, v.second_digest) != (
+        a = tasks[v.task]
+        if (v.first_digest, v.second_digest) != (
             candidates[a.first].digest,
             candidates[a.second].digest,
         ):
             raise BadReply(f"verdict for task {v.task} does not match the request")
         out.append(Comparison(judge, a.first, a.second, v.p_first, v.mass))
-    if len(out) != len(tasks):
-        raise BadReply(f"{len(tasks) - len(out)} task(s) without a verdict")
     return reply, out

@@ -111,7 +111,7 @@ async def settle(
     )
     winner = candidates.candidates[verified.winner]
     settled = Settled(reply, winner.text, winner.answer.payload.finish_reason)
-    ctx.journal.record_round(
+    await ctx.journal.record_round(
         StoredRound(
             round_id=announced.round_id,
             coordinator=ctx.address,
@@ -127,8 +127,8 @@ async def settle(
     return settled
 
 
-def record_failure(ctx: NodeContext, trail: Trail, exc: RoundFailed) -> None:
-    ctx.journal.record_round(
+async def record_failure(ctx: NodeContext, trail: Trail, exc: RoundFailed) -> None:
+    await ctx.journal.record_round(
         StoredRound(
             round_id=trail.round_id,
             coordinator=ctx.address,

@@ -1,13 +1,14 @@
 """Phase 6, verify: check the winner, replace it if it fails.
 
 Candidates are tried in score order. Each is checked by up to
-`verification.verifiers` nodes (this node and healthy peers, none an author of
-the candidate, drawn with a seed from the round id and the candidate:
-`reputation.draws.draw_verifiers`), all asked at once. A verifier's vote is
-`verification.policy.accept` over its results; a verifier that refuses the
-claim itself (another model, impossible token ids: a `claim_rejected` refusal)
-votes against it. Only a verifier that cannot be reached, times out or replies
-with something unusable abstains, and is left out. The majority of the votes
+`verification.verifiers` nodes (this node and healthy peers known to serve the
+round's model, none an author of the candidate, drawn with a seed from the
+round id and the candidate: `reputation.draws.draw_verifiers`), all asked at
+once. A verifier's vote is `verification.policy.accept` over its signed results;
+a verifier that refuses the claim itself (another model, impossible token ids:
+a `claim_rejected` refusal, signed) votes against it. Only a verifier that
+cannot be reached, times out or replies with something unusable (an unsigned
+refusal among them) abstains, and is left out. The majority of the votes
 decides (`verification.base.majority`, a tie fails); with no vote at all the
 candidate is `unverified` and stands, so a round does not stall on missing
 verifiers. A failed candidate is replaced by the next one; when every candidate
@@ -22,6 +23,7 @@ always re-executed, since for it re-execution always decides.
 """
 
 import asyncio
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -33,9 +35,10 @@ from node.round.trail import Trail
 from node.round.values import Announced, Candidate, Candidates, Ranked, Verified
 from node.serve import PATHS
 from reputation.draws import draw_verifiers, sample_others
-from reputation.envelope import sign_envelope
-from reputation.messages import MethodResult, VerificationPayload, payload_of
+from reputation.envelope import digest, sign_envelope
+from reputation.messages import REFUSAL, VerificationPayload, payload_of
 from reputation.result import VerificationOutcome, VerifierVote
+from swarm_errors import SwarmError
 from verification.base import majority
 from verification.policy import accept
 
@@ -83,9 +86,8 @@ async def _verify(
     methods = methods_for(ctx, temperature)
     cfg = ctx.config.verification
     rid = announced.round_id
-    verifiers = draw_verifiers(
-        rid, candidate.index, ctx.peers.pool(), candidate.authors, cfg.verifiers
-    )
+    pool = ctx.peers.pool(announced.model, known_only=True)
+    verifiers = draw_verifiers(rid, candidate.index, pool, candidate.authors, cfg.verifiers)
     votes: list[VerifierVote] = []
     if verifiers:
         always = cfg.reexecute == "always" or flagged
@@ -103,23 +105,22 @@ async def _verify(
         timeout = verify_timeout(
             ctx.config, ctx.speed, chars, tokens, "reexecution" in methods, len(verifiers)
         )
+        read = partial(_read, ctx, rid, answer.digest, digest(request), temperature, flagged)
         gathered = await fan_out(
-            ctx.peers,
-            PATHS["verify"],
-            dict.fromkeys(verifiers, request),
-            timeout,
-            partial(_read, ctx, rid, answer.digest),
+            ctx.peers, PATHS["verify"], dict.fromkeys(verifiers, request), timeout, read
         )
         for verifier in verifiers:  # in the drawn order
             refusal = gathered.refused.get(verifier)
+            if refusal is not None and refusal.about_claim:
+                try:  # a signed refusal of the claim is a failed vote
+                    gathered.replies[verifier] = read(verifier, refusal.signed)
+                except (SwarmError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
+                    trail.leave_out(verifier, "verify", f"{refusal}; unusable: {exc}")
+                    continue
             if verifier in gathered.replies:
-                reply, results = gathered.replies[verifier]
-                ctx.journal.append(reply)
-                as_dicts = {r.method: r.model_dump() for r in results}
-                vote = accept(as_dicts, temperature, flagged)
-                votes.append(VerifierVote(node=verifier, passed=vote, results=results))
-            elif refusal is not None and refusal.about_claim:
-                votes.append(VerifierVote(node=verifier, passed=False, refused=refusal.peer_code))
+                vote = gathered.replies[verifier]
+                ctx.journal.append(vote.message)
+                votes.append(vote.vote)
             else:
                 trail.leave_out(verifier, "verify", gathered.failures()[verifier])
     return VerificationOutcome(
@@ -133,11 +134,35 @@ async def _verify(
     )
 
 
+@dataclass(frozen=True)
+class Signed:
+    """A verifier's signed reply and the vote it makes."""
+
+    message: dict[str, Any]
+    vote: VerifierVote
+
+
 def _read(
-    ctx: NodeContext, round_id: str, subject: str, verifier: str, reply: Any
-) -> tuple[dict[str, Any], list[MethodResult]]:
+    ctx: NodeContext,
+    round_id: str,
+    subject: str,
+    request: str,
+    temperature: float,
+    flagged: bool,
+    verifier: str,
+    reply: Any,
+) -> Signed:
+    """A verifier's signed verification (or signed refusal), checked, with its vote."""
     ctx.guard.check(reply, "verification", round_id)
     payload = payload_of(VerificationPayload, reply)
-    if reply["sender"] != verifier or payload.subject != subject:
-        raise BadReply("verification signed by another node or for another answer")
-    return reply, list(payload.results)
+    if reply["sender"] != verifier or (payload.subject, payload.request) != (subject, request):
+        raise BadReply("verification signed by another node or for another request")
+    results = list(payload.results)
+    refusals = [r for r in results if r.method == REFUSAL]
+    if refusals:
+        code = str(refusals[0].evidence.get("code", "refused"))
+        return Signed(
+            reply, VerifierVote(node=verifier, passed=False, results=results, refused=code)
+        )
+    vote = accept({r.method: r.model_dump() for r in results}, temperature, flagged)
+    return Signed(reply, VerifierVote(node=verifier, passed=vote, results=results))

@@ -1,8 +1,11 @@
 """Phase 2, the participant's side: answer an announcement (`POST /swarm/v1/answer`).
 
-The announcement must come from a registered node, name this node as a
-participant, carry the hash of its own messages, and name this node's model as
-the round's (an answer with another model could not pass the round's checks).
+The announcement must come from a registered node, carry a round id that
+derives from its sender and nonce (nobody can announce a round in another
+coordinator's name, so a participant answers each round at most once), name
+this node as a participant, carry the hash of its own messages, and name this
+node's model as the round's (an answer with another model could not pass the
+round's checks).
 The participant logs it, generates with its own signed sampling settings (its
 base seed and the round id give the seed), signs the answer with the text's LSH
 signature, logs the answer and returns it.
@@ -14,7 +17,7 @@ from node.context import NodeContext
 from node.errors import BadRequest, MessageRejected
 from node.inference.base import SamplingSpec
 from node.serve.admission import accept_message
-from reputation.draws import answer_seed
+from reputation.draws import announced_by, answer_seed
 from reputation.envelope import digest, sign_envelope
 from reputation.messages import AnnouncePayload, AnswerPayload, Sampling, payload_of
 from verification.signatures import encode_signature, signature
@@ -25,9 +28,13 @@ __all__ = ["answer"]
 async def answer(ctx: NodeContext, message: Any) -> dict[str, Any]:
     announce_digest = accept_message(ctx, message, "announce")
     announce = payload_of(AnnouncePayload, message)
+    chat = announce.chat()
+    if not announced_by(
+        message["round_id"], chat, announce.max_tokens, message["sender"], announce.nonce
+    ):
+        raise BadRequest("the round id does not derive from the announcer and its nonce")
     if ctx.address not in announce.participants:
         raise MessageRejected("this node is not a participant of the round")
-    chat = announce.chat()
     if digest(chat) != announce.prompt_hash:
         raise BadRequest("prompt_hash does not match the announced messages")
     if announce.model != ctx.backend.model_id:

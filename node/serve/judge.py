@@ -1,7 +1,8 @@
 """Phase 4, the participant's side: judge a round's pairs (`POST /swarm/v1/judge`).
 
-A judge request carries the conversation and every task this judge has in the
-round; each text must match its digest. All tasks go to the engine as one batch
+A judge request names its judge and carries the conversation and every task
+this judge has in the round; a request for another judge is refused, and each
+text must match its digest. All tasks go to the engine as one batch
 (`Backend.next_token_logprobs`), one forward pass each: the verdict is read from
 the next token after the prefill "The better answer is Answer " (`ranking.judging`).
 An unreadable verdict (neither "1" nor "2" among the top tokens) is a tie that
@@ -33,6 +34,8 @@ def _read(top: dict[str, float]) -> Verdict:
 async def judge(ctx: NodeContext, message: Any) -> dict[str, Any]:
     request_digest = accept_message(ctx, message, "judge_request")
     request = payload_of(JudgeRequestPayload, message)
+    if request.judge.lower() != ctx.address.lower():
+        raise BadRequest("this judge request is for another judge")
     for task in request.tasks:
         if (
             text_digest(task.first) != task.first_digest

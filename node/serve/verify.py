@@ -6,18 +6,25 @@ verifier refuses, with a 4xx in the one error shape:
 
 - a malformed request: a subject that is not the answer's digest, an answer of
   another round or announcement, an announcement whose signature does not
-  recover (401), a round it cannot find (404 `unknown_round`);
+  recover (401) or whose round id does not derive from its sender, a round it
+  cannot find (404 `unknown_round`);
 - the claim itself, with type `claim_rejected`: an answer whose signature does
-  not recover (401 `invalid_signature`), that does not parse, that claims another
-  model than this verifier serves (400 `model_mismatch`), token ids outside the
-  vocabulary (400 `invalid_token_ids`), or an LSH signature that cannot be read
-  (400 `invalid_lsh_signature`). The coordinator counts these as failed votes.
+  not recover (401 `invalid_signature`), that does not parse (400
+  `invalid_answer`), that claims another model than this verifier serves (400
+  `model_mismatch`), token ids outside the vocabulary (400 `invalid_token_ids`),
+  more tokens than it or the round allows (400 `too_many_tokens`), or an LSH
+  signature that cannot be read (400 `invalid_lsh_signature`). Such a refusal is
+  a vote: the verifier signs it (a `verification` whose one result is a failed
+  `refusal` with the code) and puts it in the error body (`error.verification`),
+  and the coordinator counts it as a failed vote.
 
 An LSH signature that reads but is not the text's is a dishonest claim, not a
 malformed request: the checks fail it. Methods: `teacher_forced` (one prefill of
 the claimed ids) and `reexecution` (regenerate with the claim's own sampling and
 compare LSH signatures), which a `decisive` request runs only when its result can
-change the vote.
+change the vote. Every verification names the request it answers, so a node that
+asks too (any registered node may) gets its own answer, never one that makes the
+verifier look like an equivocator.
 """
 
 from collections.abc import Sequence
@@ -28,6 +35,7 @@ from node.context import NodeContext
 from node.errors import BadRequest, ClaimRejected, NotFound
 from node.inference.base import Backend, SamplingSpec
 from node.serve.admission import accept_message
+from reputation.draws import announced_by
 from reputation.envelope import (
     EnvelopeError,
     InvalidSignature,
@@ -36,6 +44,8 @@ from reputation.envelope import (
     sign_envelope,
 )
 from reputation.messages import (
+    REFUSAL,
+    AnnouncePayload,
     AnswerPayload,
     MethodResult,
     VerificationPayload,
@@ -83,9 +93,10 @@ async def check_claim(
     return results
 
 
-def refuse_impossible(answer: AnswerPayload, backend: Backend) -> None:
-    """`ClaimRejected` if no honest node serving this backend's model made `answer`."""
-    defect = claim_defect(answer, backend.model_id, backend.vocab_size)
+def refuse_impossible(answer: AnswerPayload, backend: Backend, max_tokens: int) -> None:
+    """`ClaimRejected` if no honest node serving this backend's model made `answer` in a
+    round that allows `max_tokens` tokens."""
+    defect = claim_defect(answer, backend.model_id, backend.vocab_size, max_tokens)
     if defect is not None:
         raise ClaimRejected(defect[1], code=defect[0])
     try:
@@ -94,31 +105,37 @@ def refuse_impossible(answer: AnswerPayload, backend: Backend) -> None:
         raise ClaimRejected(str(exc), code="invalid_lsh_signature") from exc
 
 
-def _signed(message: Any, kind: str, round_id: str) -> None:
+def _signed(message: Any, kind: str, round_id: str) -> str:
     if not isinstance(message, dict) or message.get("type") != kind:
         raise BadRequest(f"verify request: expected a signed '{kind}' message")
-    recover_sender(message)  # InvalidSignature → 401
+    sender = recover_sender(message)  # InvalidSignature → 401
     if message.get("round_id") != round_id:
         raise BadRequest(f"verify request: the {kind} belongs to another round")
+    return sender
 
 
-def _answer_of(request: VerifyRequestPayload, round_id: str) -> AnswerPayload:
-    """The claimed answer: its signature must be its sender's, and its payload parse."""
+async def verify(ctx: NodeContext, message: Any) -> dict[str, Any]:
+    request_digest = accept_message(ctx, message, "verify_request")
+    request = payload_of(VerifyRequestPayload, message)
+    round_id = str(message["round_id"])
+    try:
+        results = await _check(ctx, message, request, round_id)
+    except ClaimRejected as exc:
+        refusal = MethodResult(
+            method=REFUSAL, passed=False, score=0.0, evidence={"code": exc.code, "reason": str(exc)}
+        )
+        exc.signed = await _reply(ctx, round_id, request.subject, request_digest, [refusal])
+        raise
+    return await _reply(ctx, round_id, request.subject, request_digest, results)
+
+
+async def _check(
+    ctx: NodeContext, message: dict[str, Any], request: VerifyRequestPayload, round_id: str
+) -> list[MethodResult]:
     try:
         _signed(request.answer, "answer", round_id)
     except InvalidSignature as exc:
         raise ClaimRejected(f"the answer's {exc}", code="invalid_signature", status=401) from exc
-    try:
-        return payload_of(AnswerPayload, request.answer)
-    except EnvelopeError as exc:
-        raise ClaimRejected(str(exc), code="invalid_answer") from exc
-
-
-async def verify(ctx: NodeContext, message: Any) -> dict[str, Any]:
-    accept_message(ctx, message, "verify_request")
-    request = payload_of(VerifyRequestPayload, message)
-    round_id = str(message["round_id"])
-    answer = _answer_of(request, round_id)
     if request.subject != digest(request.answer):
         raise BadRequest("verify request: subject is not the answer's digest")
     announce = request.announce or await ctx.journal.read(lambda log: find_announce(log, round_id))
@@ -126,17 +143,34 @@ async def verify(ctx: NodeContext, message: Any) -> dict[str, Any]:
         raise NotFound(
             f"unknown round {round_id}: no announcement sent or logged", code="unknown_round"
         )
-    _signed(announce, "announce", round_id)
+    announcer = _signed(announce, "announce", round_id)
+    announced = payload_of(AnnouncePayload, announce)
+    if not announced_by(
+        round_id, announced.chat(), announced.max_tokens, announcer, announced.nonce
+    ):
+        raise BadRequest("verify request: the round id does not derive from its announcer")
+    try:
+        answer = payload_of(AnswerPayload, request.answer)
+    except EnvelopeError as exc:
+        raise ClaimRejected(str(exc), code="invalid_answer") from exc
     if answer.announce != digest(announce):
         raise BadRequest("verify request: the answer is for another announcement")
-    refuse_impossible(answer, ctx.backend)
+    refuse_impossible(answer, ctx.backend, announced.max_tokens)
     ctx.journal.append(message)
     claim = claim_of(request.answer, announce)
     results = await check_claim(ctx.backend, claim, request.methods, request.reexecute)
+    return [MethodResult(**r.as_dict()) for r in results]
+
+
+async def _reply(
+    ctx: NodeContext,
+    round_id: str,
+    subject: str,
+    request: str,
+    results: list[MethodResult],
+) -> dict[str, Any]:
     payload = VerificationPayload(
-        subject=request.subject,
-        model=ctx.backend.model_id,
-        results=[MethodResult(**r.as_dict()) for r in results],
+        subject=subject, request=request, model=ctx.backend.model_id, results=results
     )
     reply = sign_envelope(ctx.account, "verification", round_id, payload.model_dump())
     await ctx.journal.append(reply)

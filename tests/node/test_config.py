@@ -37,6 +37,8 @@ def test_defaults_file_env_and_flags_layer(tmp_path: Path) -> None:
         ("this is not toml", "cannot read"),
         ("[inference]\ndtype = 'int4'\n", "inference.dtype"),
         ("[round]\ntimeout_margin = 0.5\n", "timeout_margin"),
+        ("[verification]\nreexecute_sampled = true\n", "is now verification.reexecute"),
+        ("[verification]\nreexecute = 'sometimes'\n", "verification.reexecute"),
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, message: str) -> None:

@@ -88,12 +88,33 @@ def test_per_subject_messages_are_keyed_by_their_subject(guard) -> None:
     g.check(message("verify_request", subject="0xbb", methods=["a"]), "verify_request")
     with pytest.raises(Equivocation):
         g.check(message("verify_request", subject="0xaa", methods=["b"]), "verify_request")
-    # A judge request per attempt, a verdict per request.
-    g.check(message("judge_request", attempt=0, tasks=[1]), "judge_request")
-    g.check(message("judge_request", attempt=1, tasks=[2]), "judge_request")
+    # A verification per (answer, request): another node's request gets its own answer.
+    g.check(message("verification", subject="0xaa", request="0xq1", results=[1]), "verification")
+    g.check(message("verification", subject="0xaa", request="0xq2", results=[1]), "verification")
     with pytest.raises(Equivocation):
-        g.check(message("judge_request", attempt=1, tasks=[3]), "judge_request")
+        g.check(
+            message("verification", subject="0xaa", request="0xq1", results=[0]), "verification"
+        )
+    # A judge request per judge and attempt; a verdict per request.
+    g.check(message("judge_request", judge="0xj1", attempt=0, tasks=[1]), "judge_request")
+    g.check(message("judge_request", judge="0xj2", attempt=0, tasks=[2]), "judge_request")
+    g.check(message("judge_request", judge="0xj1", attempt=1, tasks=[3]), "judge_request")
+    with pytest.raises(Equivocation):
+        g.check(message("judge_request", judge="0xj1", attempt=1, tasks=[4]), "judge_request")
     g.check(message("verdict", request="0xr1", verdicts=[1]), "verdict")
     g.check(message("verdict", request="0xr2", verdicts=[1]), "verdict")
     with pytest.raises(Equivocation):
         g.check(message("verdict", request="0xr1", verdicts=[2]), "verdict")
+
+
+def test_a_request_forwarded_to_another_judge_frames_nobody(guard) -> None:
+    g, clock, evidence = guard
+    for_j1 = sign_envelope(
+        ALICE, "judge_request", "0x1", {"judge": "0xj1", "attempt": 0}, timestamp=clock.now
+    )
+    for_j2 = sign_envelope(
+        ALICE, "judge_request", "0x1", {"judge": "0xj2", "attempt": 0}, timestamp=clock.now
+    )
+    g.check(for_j1, "judge_request")  # judge 1 forwarded its request to this judge first
+    g.check(for_j2, "judge_request")  # the genuine one still gets in, and no evidence
+    assert evidence == []

@@ -12,7 +12,7 @@ from openai import OpenAI
 from node.identity import load_keystore
 from node.local import LOCAL_PASSWORD
 from reputation import ConsensusLog, digest, sign_envelope, verify_log
-from reputation.draws import text_digest
+from reputation.draws import round_id_for, text_digest
 from reputation.result import StoredRound, SwarmReply
 from verification.policy import reexecution_decides
 from verification.signatures import encode_signature, signature
@@ -279,8 +279,8 @@ def test_peer_messages_are_checked(swarm3) -> None:
     url = swarm3.url
     member = load_keystore(Path(swarm3.data_dir) / "node-1" / "key.json", LOCAL_PASSWORD)
     info = httpx.get(url + "/swarm/v1/info").json()
-    round_id = "0x" + "ab" * 32
     messages = [{"role": "user", "content": "Say hi."}]
+    round_id = round_id_for(messages, 4, member.address, "00")
     payload = {
         "messages": messages,
         "max_tokens": 4,
@@ -291,7 +291,7 @@ def test_peer_messages_are_checked(swarm3) -> None:
     }
     answer = lambda m: httpx.post(url + "/swarm/v1/answer", json=m, timeout=60)  # noqa: E731
 
-    stranger = sign_envelope(Account.create(), "announce", round_id, payload)
+    stranger = sign_envelope(Account.create(), "announce", round_id, payload)  # unregistered
     _error(answer(stranger), 403, "unknown_sender")
     stale = sign_envelope(member, "announce", round_id, payload, timestamp=time.time() - 3600)
     _error(answer(stale), 401, "stale_message")
@@ -307,7 +307,9 @@ def test_peer_messages_are_checked(swarm3) -> None:
     assert ok.status_code == 200 and ok.json()["type"] == "answer"
     assert ok.json()["sender"] == info["node"]
     _error(answer(good), 409, "replayed_message")
-    other = sign_envelope(member, "announce", round_id, {**payload, "max_tokens": 3})
+    other = sign_envelope(
+        member, "announce", round_id, {**payload, "participants": [info["node"], member.address]}
+    )
     _error(answer(other), 409, "equivocation")
     assert "swarm_messages_rejected_total" in httpx.get(url + "/metrics").text
     assert json.loads(ok.text)["payload"]["token_ids"]

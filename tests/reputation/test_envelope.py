@@ -57,3 +57,10 @@ def test_tampering_breaks_the_signature() -> None:
 def test_malformed_envelopes(bad: object) -> None:
     with pytest.raises(EnvelopeError):
         recover_sender(bad)  # type: ignore[arg-type]
+
+
+def test_a_timestamp_too_large_for_a_float_is_refused_not_a_crash() -> None:
+    message = sign_envelope(ACCOUNT, "answer", "0x1", {}, timestamp=1.0)
+    message["timestamp"] = 10**400
+    with pytest.raises(EnvelopeError, match="finite"):
+        recover_sender(message)

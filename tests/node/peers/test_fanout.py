@@ -94,4 +94,5 @@ async def test_an_unreachable_peer_is_marked_unhealthy_until_it_answers_again(
     await fan_out(peers, PATH, {"down": {}, "ok": {}}, 1.0, read)
     health = {p.address: p.healthy for p in peers.remotes}
     assert health["down"] is False and health["ok"] is True
-    assert "down" not in peers.pool() and "ok" in peers.pool()
+    assert "down" not in peers.pool("m") and "ok" in peers.pool("m")  # models not known yet
+    assert peers.pool("m", known_only=True) == ["local"]

@@ -8,6 +8,7 @@ verdict probabilities. Each test runs in about a second.
 from typing import Any
 
 from node.serve import PATHS
+from reputation.draws import round_id_for
 from reputation.envelope import digest, sign_envelope
 from reputation.log import ConsensusLog
 from reputation.result import FailedRound, SwarmReply
@@ -75,36 +76,144 @@ async def test_a_round_end_to_end_with_batched_judging(scripted_swarm, model) ->
 async def test_answers_lying_about_their_model_or_tokens_never_enter_the_round(
     scripted_swarm, model
 ) -> None:
-    backends = nodes(model, [text("a"), text("b"), text("c", best=True), text("d", best=True)])
+    texts = [text("a"), text("b"), *(text(t, best=True) for t in "cdef")]
+    backends = nodes(model, texts)
     async with scripted_swarm(backends) as s:
         lying(s.nodes[2], lambda p: {"model": "gpt-4"})
         lying(s.nodes[3], lambda p: {"token_ids": [*encode(p["text"]), 10**9, EOS]})
+        # More ids than the answer's max_tokens (e.g. past every verifier's context) ...
+        lying(s.nodes[4], lambda p: {"token_ids": [*encode(p["text"]) * 20, EOS]})
+        # ... or a max_tokens above what the round allows.
+        lying(s.nodes[5], lambda p: {"sampling": {**p["sampling"], "max_tokens": 10**6}})
         status, body = await s.ask("Where do rivers run?")
     assert status == 200, body
     swarm = SwarmReply.model_validate(body["swarm"])
     reasons = {x.node: x.reason for x in swarm.left_out if x.phase == "answer"}
     assert "model_mismatch" in reasons[s.address(2)]
     assert "invalid_token_ids" in reasons[s.address(3)]
+    assert "too_many_tokens" in reasons[s.address(4)]
+    assert "too_many_tokens" in reasons[s.address(5)]
     authors = {n for c in swarm.candidates for n in c.nodes}
     assert authors == {s.address(0), s.address(1)}
     assert swarm.winner.verification == "passed"
 
 
-async def test_a_verifier_refusing_the_claim_votes_against_it(scripted_swarm, model) -> None:
-    # Nodes 2 and 3 serve another model: they refuse to answer the round, and as
-    # verifiers they refuse its answers (model_mismatch): two failed votes to one.
+async def test_nodes_serving_another_model_neither_answer_nor_verify(scripted_swarm, model) -> None:
     backends = [
-        *nodes(model, [text("a"), text("b")]),
-        *nodes(model, [text("c"), text("d")], model_id="other-lm"),
+        *nodes(model, [text("a", best=True), text("b"), text("c")]),
+        *nodes(model, [text("d"), text("e")], model_id="other-lm"),
     ]
     async with scripted_swarm(backends) as s:
         status, body = await s.ask("Where do rivers run?")
-        refusing = {s.address(2), s.address(3)}
+        others = {s.address(3), s.address(4)}
+    assert status == 200, body
+    swarm = SwarmReply.model_validate(body["swarm"])
+    assert not others & {n for c in swarm.candidates for n in c.nodes}
+    (outcome,) = swarm.verification
+    assert outcome.status == "passed" and not others & {v.node for v in outcome.verifiers}
+    assert len(outcome.verifiers) == 2  # the two other nodes of the round's model
+
+
+async def test_a_verifier_refusing_the_claim_votes_against_it_signed(scripted_swarm, model) -> None:
+    # Nodes 1 and 2 serve the round's model with a smaller vocabulary: they refuse every
+    # claim (its end-of-sequence id is outside theirs), each in a signed refusal. Every
+    # candidate then has as many votes against as for (a tie fails) or more.
+    backends = nodes(model, [text("a", best=True), text("b"), text("c")])
+    for refusing in backends[1:]:
+        refusing.vocab_size = 200
+    async with scripted_swarm(backends) as s:
+        refusers = {s.address(1), s.address(2)}
+        status, body = await s.ask("Where do rivers run?")
+        (announce,) = [m for m in _messages_all(s, 0) if m["type"] == "announce"]
+        logged = _messages(s, 0, announce["round_id"])
     assert status == 503 and body["error"]["code"] == "verification_failed", body
     failure = stored_failure(s.home)
-    assert failure.code == "verification_failed"
-    assert left_out(failure, "answer") == refusing
     assert left_out(failure, "verify") == set()  # they voted; nobody abstained
+    refusals = [
+        m
+        for m in logged
+        if m["type"] == "verification" and m["payload"]["results"][0]["method"] == "refusal"
+    ]
+    assert {m["sender"] for m in refusals} == refusers
+    assert {m["payload"]["results"][0]["evidence"]["code"] for m in refusals} == {
+        "invalid_token_ids"
+    }
+
+
+async def test_an_unsigned_refusal_is_an_absence_not_a_vote(scripted_swarm, model) -> None:
+    from node.errors import ClaimRejected
+
+    backends = nodes(model, [text("a", best=True), text("b"), text("c")])
+    async with scripted_swarm(backends, verification={"verifiers": 2}) as s:
+
+        async def refuse(message: Any) -> dict[str, Any]:
+            raise ClaimRejected("says so, without signing", code="model_mismatch")
+
+        s.nodes[1].service.serve[PATHS["verify"]] = refuse
+        status, body = await s.ask("Where do rivers run?")
+    assert status == 200, body
+    swarm = SwarmReply.model_validate(body["swarm"])
+    (outcome,) = swarm.verification
+    assert left_out(swarm, "verify") == {s.address(1)}
+    assert [v.node for v in outcome.verifiers] == [s.address(2)] and outcome.status == "passed"
+
+
+async def test_a_verifier_signing_garbage_is_left_out_not_a_crash(scripted_swarm, model) -> None:
+    backends = nodes(model, [text("a", best=True), text("b"), text("c")])
+    async with scripted_swarm(backends, verification={"verifiers": 2}) as s:
+        node = s.nodes[1]
+        honest = node.service.serve[PATHS["verify"]]
+
+        async def garbage(message: Any) -> dict[str, Any]:
+            reply = await honest(message)
+            results = [
+                {
+                    "method": "teacher_forced",
+                    "passed": True,
+                    "score": 0.0,
+                    "evidence": {"mean_gap": "x"},
+                },
+                {"method": "reexecution", "passed": False, "score": 0.0, "evidence": {}},
+            ]
+            payload = {**reply["payload"], "results": results}
+            return sign_envelope(node.ctx.account, "verification", reply["round_id"], payload)
+
+        node.service.serve[PATHS["verify"]] = garbage
+        status, body = await s.ask("Where do rivers run?")
+    assert status == 200, body
+    swarm = SwarmReply.model_validate(body["swarm"])
+    assert left_out(swarm, "verify") == {s.address(1)}
+    assert swarm.winner.verification == "passed"
+
+
+async def test_a_judge_repeating_one_task_and_dropping_another_is_left_out(
+    scripted_swarm, model
+) -> None:
+    backends = nodes(model, [text(t, best=t == "a") for t in "abcde"])
+    async with scripted_swarm(backends, round={"pairs_per_candidate": 4}) as s:
+        node = s.nodes[4]
+        honest = node.service.serve[PATHS["judge"]]
+
+        async def sloppy(message: Any) -> dict[str, Any]:
+            reply = await honest(message)
+            verdicts = reply["payload"]["verdicts"]
+            payload = {**reply["payload"], "verdicts": [verdicts[0], *verdicts[:-1]]}
+            return sign_envelope(node.ctx.account, "verdict", reply["round_id"], payload)
+
+        node.service.serve[PATHS["judge"]] = sloppy
+        status, body = await s.ask("Where do rivers run?")
+    assert status == 200, body
+    swarm = SwarmReply.model_validate(body["swarm"])
+    assert left_out(swarm, "judge") == {s.address(4)}
+    assert sum(j.verdicts for j in swarm.judges) == 2 * 10  # re-assigned to the others
+
+
+def _messages_all(s: Any, node: int) -> list[dict[str, Any]]:
+    log = ConsensusLog(s.home / f"node-{node}" / "consensus.db")
+    try:
+        return [e.message() for e in log.entries()]
+    finally:
+        log.close()
 
 
 async def test_every_candidate_failing_verification_fails_the_round(scripted_swarm, model) -> None:
@@ -274,12 +383,19 @@ async def test_a_second_different_announcement_is_kept_as_evidence(scripted_swar
             "nonce": "00",
             "model": backends[0].model_id,
         }
-        round_id = "0x" + "ab" * 32
+        round_id = round_id_for(chat, 4, coordinator.address, "00")
         one = sign_envelope(coordinator, "announce", round_id, payload)
-        two = sign_envelope(coordinator, "announce", round_id, {**payload, "max_tokens": 3})
+        two = sign_envelope(
+            coordinator, "announce", round_id, {**payload, "participants": [s.address(0), "0x1"]}
+        )
         answer = s.nodes[0].service.serve[PATHS["answer"]]
         await answer(one)
         status, error = await _post(s, 0, PATHS["answer"], two)
+        # Nobody can announce a round in another coordinator's name (to make a
+        # participant answer one round twice): the round id binds the announcer.
+        impostor = sign_envelope(s.nodes[0].ctx.account, "announce", round_id, payload)
+        forged_status, forged = await _post(s, 1, PATHS["answer"], impostor)
+    assert forged_status == 400 and "does not derive" in forged["error"]["message"]
     assert status == 409 and error["error"]["code"] == "equivocation"
     log = ConsensusLog(s.home / "node-0" / "consensus.db")
     (kept,) = log.evidence()
@@ -301,9 +417,10 @@ async def _post(s: Any, node: int, path: str, message: dict[str, Any]) -> tuple[
 async def test_a_round_failing_for_lack_of_answers_is_stored(scripted_swarm, model) -> None:
     backends = nodes(model, [text("a"), text("b")])
     async with scripted_swarm(backends) as s:
-        for site in list(s.nodes[1].runner.sites):  # node 1 goes down
-            await site.stop()
+        down = s.nodes[1]
+        await down.stop()  # node 1 goes down (its connections close with it)
+        s.swarm.nodes.remove(down)
         status, body = await s.ask("Where do rivers run?")
     assert status == 503 and body["error"]["code"] == "too_few_nodes"
     failure = stored_failure(s.home)
-    assert left_out(failure, "answer") == {s.address(1)}
+    assert left_out(failure, "answer") == {down.ctx.address}
