@@ -87,6 +87,12 @@ class Directory:
     def registered(self) -> set[str]:
         return {self.address} | {p.address for p in self.remotes}
 
+    def note_model(self, address: str, model: str) -> None:
+        """Remember that `address` serves `model` (it signed an answer that claims it)."""
+        peer = self.get(address)
+        if isinstance(peer, RemotePeer):
+            peer.model = model
+
     async def refresh(self) -> None:
         """Poll every remote's `/health` once: whether it is up, and its model."""
         peers = list(self.remotes)
@@ -98,7 +104,8 @@ class Directory:
             peer.model = model if ok else peer.model
 
     async def watch_health(self, interval: float) -> None:
-        """Refresh now, then every `interval` seconds, forever."""
+        """Refresh every `interval` seconds, forever (the first after one interval, so
+        that peers starting at the same time are not marked down before they are up)."""
         while True:
-            await self.refresh()
             await asyncio.sleep(interval)
+            await self.refresh()

@@ -58,6 +58,7 @@ async def answering(ctx: NodeContext, announced: Announced, trail: Trail) -> lis
     answers = [gathered.replies[a] for a in participants if a in gathered.replies]
     for answer in answers:
         ctx.journal.append(answer.message)
+        ctx.peers.note_model(answer.node, announced.model)  # it signed the round's model
     if len(answers) < ctx.config.round.min_answers:
         raise RoundFailed(
             f"only {len(answers)} of {len(participants)} nodes answered; "

@@ -16,7 +16,8 @@ verifier refuses, with a 4xx in the one error shape:
   signature that cannot be read (400 `invalid_lsh_signature`). Such a refusal is
   a vote: the verifier signs it (a `verification` whose one result is a failed
   `refusal` with the code) and puts it in the error body (`error.verification`),
-  and the coordinator counts it as a failed vote.
+  and the coordinator counts it as a failed vote and logs it. Like every refusal,
+  it comes before any work and writes nothing to the verifier's own log.
 
 An LSH signature that reads but is not the text's is a dishonest claim, not a
 malformed request: the checks fail it. Methods: `teacher_forced` (one prefill of
@@ -124,9 +125,12 @@ async def verify(ctx: NodeContext, message: Any) -> dict[str, Any]:
         refusal = MethodResult(
             method=REFUSAL, passed=False, score=0.0, evidence={"code": exc.code, "reason": str(exc)}
         )
-        exc.signed = await _reply(ctx, round_id, request.subject, request_digest, [refusal])
-        raise
-    return await _reply(ctx, round_id, request.subject, request_digest, results)
+        exc.signed = _signed_verification(ctx, round_id, request.subject, request_digest, [refusal])
+        raise  # refused before any work: nothing goes in this node's log
+    reply = _signed_verification(ctx, round_id, request.subject, request_digest, results)
+    await ctx.journal.append(reply)
+    ctx.metrics.served.labels("verify").inc()
+    return reply
 
 
 async def _check(
@@ -162,7 +166,7 @@ async def _check(
     return [MethodResult(**r.as_dict()) for r in results]
 
 
-async def _reply(
+def _signed_verification(
     ctx: NodeContext,
     round_id: str,
     subject: str,
@@ -172,7 +176,4 @@ async def _reply(
     payload = VerificationPayload(
         subject=subject, request=request, model=ctx.backend.model_id, results=results
     )
-    reply = sign_envelope(ctx.account, "verification", round_id, payload.model_dump())
-    await ctx.journal.append(reply)
-    ctx.metrics.served.labels("verify").inc()
-    return reply
+    return sign_envelope(ctx.account, "verification", round_id, payload.model_dump())

@@ -295,11 +295,10 @@ def test_peer_messages_are_checked(swarm3) -> None:
     _error(answer(stranger), 403, "unknown_sender")
     stale = sign_envelope(member, "announce", round_id, payload, timestamp=time.time() - 3600)
     _error(answer(stale), 401, "stale_message")
-    other_model = {**payload, "model": "gpt-4"}
+    other_model = {**payload, "model": "gpt-4", "nonce": "01"}
+    other_round = round_id_for(messages, 4, member.address, "01")
     _error(
-        answer(sign_envelope(member, "announce", "0x" + "cd" * 32, other_model)),
-        400,
-        "model_mismatch",
+        answer(sign_envelope(member, "announce", other_round, other_model)), 400, "model_mismatch"
     )
     good = sign_envelope(member, "announce", round_id, payload)
     _error(answer({**good, "payload": {**payload, "max_tokens": 5}}), 401, "invalid_signature")
