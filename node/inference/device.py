@@ -118,7 +118,7 @@ def cpu_summary(env: Mapping[str, str] | None = None) -> str:
     flags = cpu_flags()
     isa = ", ".join(f"{name} {'yes' if f in flags else 'no'}" for name, f in _ISA_FLAGS.items())
     capped = _isa_capped(env)
-    emulation = f" (emulating a CPU without them: {capped})" if capped else ""
+    emulation = f" (emulating a CPU without AVX-512 and AMX: {capped})" if capped else ""
     return f"{cpu_model()}; {isa}{emulation}"
 
 

@@ -28,10 +28,10 @@ __all__ = ["admit", "answering"]
 
 def admit(ctx: NodeContext, announced: Announced, address: str, reply: Any) -> Answer:
     """The admitted answer, or an exception saying why it is not."""
+    if not isinstance(reply, dict) or reply.get("sender") != address:
+        raise BadReply("answer signed by another node")  # before the guard remembers it
     ctx.guard.check(reply, "answer", announced.round_id)
     payload = payload_of(AnswerPayload, reply)
-    if reply["sender"] != address:
-        raise BadReply("answer signed by another node")
     if payload.announce != announced.digest or payload.prompt_hash != announced.prompt_hash:
         raise BadReply("answer is for another announcement")
     vocab = ctx.backend.vocab_size

@@ -139,10 +139,12 @@ def _read(
     reply: Any,
 ) -> tuple[dict[str, Any], list[Comparison]]:
     """A judge's signed verdicts, checked against its request, as comparisons."""
+    if not isinstance(reply, dict) or reply.get("sender") != judge:
+        raise BadReply("verdicts signed by another node")  # before the guard remembers them
     ctx.guard.check(reply, "verdict", round_id)
     payload = payload_of(VerdictPayload, reply)
-    if reply["sender"] != judge or payload.request != digest(requests[judge]):
-        raise BadReply("verdicts signed by another node or for another request")
+    if payload.request != digest(requests[judge]):
+        raise BadReply("verdicts for another request")
     tasks = dict(by_judge[judge])
     given = [v.task for v in payload.verdicts]
     if sorted(given) != sorted(tasks):

@@ -153,10 +153,12 @@ def _read(
     reply: Any,
 ) -> Signed:
     """A verifier's signed verification (or signed refusal), checked, with its vote."""
+    if not isinstance(reply, dict) or reply.get("sender") != verifier:
+        raise BadReply("verification signed by another node")  # before the guard keeps it
     ctx.guard.check(reply, "verification", round_id)
     payload = payload_of(VerificationPayload, reply)
-    if reply["sender"] != verifier or (payload.subject, payload.request) != (subject, request):
-        raise BadReply("verification signed by another node or for another request")
+    if (payload.subject, payload.request) != (subject, request):
+        raise BadReply("verification for another answer or request")
     results = list(payload.results)
     refusals = [r for r in results if r.method == REFUSAL]
     if refusals:
