@@ -15,6 +15,7 @@ Scenarios (every claim declares model SmolLM2 and the plain prompt):
 |---|---|
 | honest greedy | bf16, temperature 0 |
 | honest sampled | bf16, T 0.7, top_p 0.95, declared seed |
+| honest sampled, T 1 | bf16, T 1.0, top_p 1.0 (no nucleus), declared seed |
 | other precision | float32 engine, greedy (must pass: same weights, only rounding differs) |
 | layers removed | the first 24 of 30 layers, greedy and sampled |
 | perturbed weights | noise σ = 5% of each matrix's std, greedy |
@@ -63,7 +64,8 @@ WORK = Path.home() / ".cache" / "swarm-node" / "bench-verification"
 MODEL = "smollm2-135m"
 SYSTEM = "You are a pirate. Answer every question in the voice of a pirate."
 SAMPLED = {"temperature": 0.7, "top_p": 0.95}
-HONEST = ("honest greedy", "honest sampled", "other precision")
+HONEST = ("honest greedy", "honest sampled", "honest sampled, T 1", "other precision")
+HOT = {"temperature": 1.0, "top_p": 1.0}
 METHODS = ("teacher_forced", "reexecution", "copy")
 COST_SAMPLE = 20
 ENGINE_CONCURRENCY = 64
@@ -214,6 +216,14 @@ async def verify_all(
         ("honest-sampled", convs, [sampled(1000 + i, max_tokens) for i in range(n)]),
         ("other-node-sampled", convs, [sampled(5000 + i, max_tokens) for i in range(n)]),
         (
+            "honest-hot",
+            convs,
+            [
+                SamplingSpec(HOT["temperature"], HOT["top_p"], 2000 + i, max_tokens)
+                for i in range(n)
+            ],
+        ),
+        (
             "system-greedy",
             [[{"role": "system", "content": SYSTEM}, *c] for c in convs],
             [greedy(max_tokens)] * n,
@@ -226,6 +236,7 @@ async def verify_all(
         for name in (
             "honest-greedy",
             "honest-sampled",
+            "honest-hot",
             "other-node-sampled",
             "system-greedy",
             "fp32-greedy",
@@ -258,6 +269,7 @@ async def verify_all(
         for s in (
             "honest greedy",
             "honest sampled",
+            "honest sampled, T 1",
             "other precision",
             "layers removed (greedy)",
             "layers removed (sampled)",
@@ -275,6 +287,7 @@ async def verify_all(
     direct = {
         "honest greedy": ("honest-greedy", "B"),
         "honest sampled": ("honest-sampled", "B"),
+        "honest sampled, T 1": ("honest-hot", "B"),
         "other precision": ("fp32-greedy", "D"),
         "layers removed (greedy)": ("layers-greedy", "C"),
         "layers removed (sampled)": ("layers-sampled", "C"),
@@ -376,8 +389,18 @@ async def verify_all(
         s: [c.text != honest_texts[int(c.round_id.split("-")[1])] for c in items]
         for s, items in claims.items()
     }
+    temperatures = {
+        s: [float(c.sampling["temperature"]) for c in items] for s, items in claims.items()
+    }
     cost = await measure_cost(backend, convs[:COST_SAMPLE], max_tokens)
-    return {"results": results, "differs": differs, "cost": cost, "n": n, "max_tokens": max_tokens}
+    return {
+        "results": results,
+        "differs": differs,
+        "temperatures": temperatures,
+        "cost": cost,
+        "n": n,
+        "max_tokens": max_tokens,
+    }
 
 
 async def measure_cost(
@@ -405,13 +428,13 @@ async def measure_cost(
     }
 
 
-def protocol(results: dict[str, list[VerificationResult]], i: int, sampled: bool) -> bool:
+def protocol(results: dict[str, list[VerificationResult]], i: int, temperature: float) -> bool:
     """What a round decides on one claim (`verification.policy.accept`): the teacher-forced
     check on every claim, re-execution on sampled ones, the copy flag from the index."""
-    methods = ("teacher_forced", "reexecution") if sampled else ("teacher_forced",)
+    methods = ("teacher_forced", "reexecution") if temperature > 0 else ("teacher_forced",)
     return accept(
         {m: results[m][i].as_dict() for m in methods},
-        SAMPLED["temperature"] if sampled else 0.0,
+        temperature,
         not results["copy"][i].passed,
     )
 
@@ -432,8 +455,8 @@ def table(report: dict[str, Any]) -> str:
             continue
         differs = report["differs"][scenario]
         rates = [sum(not r.passed for r in by_method[m]) / count for m in METHODS]
-        sampled = "sampled" in scenario or scenario == "copied"
-        node = [not protocol(by_method, i, sampled) for i in range(count)]
+        temperatures = report["temperatures"][scenario]
+        node = [not protocol(by_method, i, temperatures[i]) for i in range(count)]
         kind = "FP" if scenario in HONEST else "det"
         cells = " | ".join(f"{kind} {x:.3f}" for x in [*rates, sum(node) / count])
         on_diff = [caught for caught, d in zip(node, differs, strict=True) if d]
@@ -444,7 +467,7 @@ def table(report: dict[str, Any]) -> str:
         "node = what a round decides (`verification.policy.accept`): the teacher-forced "
         "check on every claim; on sampled claims also re-execution with the declared seed, "
         "whose disagreement rejects only a flagged copy or tokens further from the argmax "
-        "than honest samples go (mean gap > 0.6 at T 0.7).",
+        "than honest samples at the declared temperature go (`verification.sampling`).",
     ]
     c = report["cost"]
     lines += [

@@ -13,10 +13,10 @@ honest ones. The vote is therefore:
    so does the teacher-forced check alone for a greedy answer;
 3. when re-execution disagrees, the answer still passes unless it is also a
    flagged copy of another node's answer (phase 3's LSH index), or its tokens
-   sit further from the model's argmax on average than honest samples do:
-   `mean_gap` > `MEAN_GAP_PER_T` × temperature (honest samples at T 0.7 whose
-   re-execution diverged had mean_gap ≤ 0.44; the limit there is 0.6; other
-   temperatures are scaled, not measured).
+   sit further from the argmax than honest samples at its temperature go:
+   `gap_excess` > `gap_limit` (`verification.sampling`: a limit computed from the
+   verifier's own next-token distributions, which an honest sample passes with
+   probability at most `verification.sampling.ALPHA`, whatever the prompt).
 
 So re-execution decides the vote only for a sampled answer that passed the
 teacher-forced check and is a flagged copy or sits far from the argmax
@@ -28,19 +28,20 @@ spares a generation for the typical honest answer.
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MEAN_GAP_PER_T", "accept", "reexecution_decides"]
-
-MEAN_GAP_PER_T = 0.6 / 0.7
+__all__ = ["accept", "reexecution_decides"]
 
 
 def reexecution_decides(forced: Mapping[str, Any], temperature: float, copy_flagged: bool) -> bool:
     """Whether a re-execution's result can change the vote, given the teacher-forced
     result (`VerificationResult.as_dict`): only for a sampled answer that passed it and
-    is a flagged copy or sits further from the argmax than honest samples do."""
+    is a flagged copy or sits further from the argmax than honest samples do (without
+    `gap_excess` in the evidence, from a backend that gave no top log-probabilities,
+    only a flagged copy)."""
     if not forced["passed"] or temperature == 0.0:
         return False  # a failed check fails; for a greedy answer the check decides
-    gap = float(forced["evidence"].get("mean_gap", 0.0))
-    return copy_flagged or gap > MEAN_GAP_PER_T * temperature
+    evidence = forced["evidence"]
+    far = float(evidence.get("gap_excess", 0.0)) > float(evidence.get("gap_limit", 0.0))
+    return copy_flagged or far
 
 
 def accept(

@@ -2,9 +2,10 @@
 
 The verifier's model reads prompt + claimed tokens in one forward pass and
 returns, for every claimed token, its log-probability, its rank and the
-log-probability of the most likely token at that position (`TokenScore`; the
-backends ask vLLM for `prompt_logprobs=1`, which carries exactly these). The
-check then reads:
+log-probabilities of the 20 most likely tokens at that position (`TokenScore`;
+the backends ask vLLM for `prompt_logprobs=20`, which carries exactly these and
+costs 0.153 s against 0.136 s for the top one alone: benchmarks/RESULTS.md,
+"Prompt logprobs cost"). The check then reads:
 
 - the text: the claimed token ids must decode to the claimed text;
 - the length: no more tokens than the declared `max_tokens`, and an answer
@@ -18,14 +19,18 @@ check then reads:
 
 The tolerances come from the measured honest and dishonest score distributions
 of `benchmarks/verification.py` (see benchmarks/RESULTS.md, "Verification"). The
-evidence also carries `mean_gap`, the mean of −(lp − top) over the tokens, which
-`verification.policy` reads when re-execution disagrees.
+evidence of a sampled claim also carries `gap_excess` and `gap_limit`
+(`verification.sampling`: how much further from the argmax its tokens sit than
+honest samples at its temperature would, and the limit honest samples stay
+within), which `verification.policy` reads when re-execution disagrees, and
+`mean_gap`, the mean of −(lp − top), for reading.
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from verification.base import Claim, VerificationResult, signature_failure
+from verification.sampling import excess, moments
 
 __all__ = [
     "GREEDY_TOLERANCE",
@@ -54,6 +59,18 @@ class TokenScore:
     logprob: float
     rank: int
     top_logprob: float
+    top: tuple[float, ...] = ()
+    """The K highest log-probabilities at the position (K = 20 from the backends); what
+    `verification.sampling` reads. Empty when unknown: then no sampling excess is read."""
+
+    @classmethod
+    def of(
+        cls, logprob: float, rank: int, ranked: Sequence[tuple[int, float]], k: int
+    ) -> "TokenScore":
+        """From a backend's (rank, logprob) entries at the position: the top k and the
+        claimed token, which may be beyond them."""
+        top = tuple(sorted((lp for r, lp in ranked if r <= k), reverse=True))
+        return cls(logprob, rank, max(lp for _, lp in ranked), top)
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,8 @@ class Forced:
     scores: list[TokenScore]
     stopped: bool
     """The tokens end with one of the model's end-of-sequence tokens."""
+    vocab: int = 0
+    """The verifier's vocabulary size (bounds the mass beyond the top K above T 1)."""
 
 
 def tolerance(temperature: float) -> float:
@@ -113,6 +132,7 @@ def assess(claim_text: str, sampling: Mapping[str, float], forced: Forced) -> Ve
         beyond == 0,
         ratios[worst],
         {
+            **_sampling_excess(sampling, forced, [-r for r in ratios]),
             "tokens": len(ratios),
             "beyond_tolerance": beyond,
             "tolerance": limit,
@@ -126,6 +146,18 @@ def assess(claim_text: str, sampling: Mapping[str, float], forced: Forced) -> Ve
             },
         },
     )
+
+
+def _sampling_excess(
+    sampling: Mapping[str, float], forced: Forced, gaps: list[float]
+) -> dict[str, float]:
+    temperature = float(sampling["temperature"])
+    if temperature == 0.0 or not gaps or not all(s.top for s in forced.scores):
+        return {}
+    top_p = float(sampling.get("top_p", 1.0))
+    at = [moments(s.top, temperature, top_p, forced.vocab) for s in forced.scores]
+    found = excess(gaps, at)
+    return {"gap_excess": round(found.excess, 4), "gap_limit": round(found.limit, 4)}
 
 
 Prefill = Callable[[Sequence[Mapping[str, str]], Sequence[int]], Awaitable[Forced]]

@@ -65,9 +65,10 @@ class Backend(Protocol):
 
     async def teacher_force(self, messages: Chat, token_ids: Sequence[int]) -> Forced:
         """One prefill of `messages` (with the generation prompt) followed by `token_ids`:
-        each claimed token's log-probability and rank and the top log-probability at its
-        position, the tokens' decoded text, and whether they end with an end-of-sequence
-        token. Asks only for what the check reads (`prompt_logprobs=1`)."""
+        each claimed token's log-probability and rank and the top `TOP_LOGPROBS`
+        log-probabilities at its position, the tokens' decoded text, whether they end with
+        an end-of-sequence token, and the vocabulary size. Asks only for what the check
+        reads (`prompt_logprobs=TOP_LOGPROBS`, no detokenized alternatives)."""
         ...
 
     async def close(self) -> None: ...

@@ -6,7 +6,7 @@ continued, with vLLM's `/tokenize` (`continue_final_message`), then sends all of
 a judge's prompts in one `/v1/completions` request (a list of token-id prompts,
 one token each with `logprobs`), so the server schedules them as one batch. The
 teacher-forced check uses `/tokenize` (the chat prompt as ids), `/v1/completions`
-with the ids and `prompt_logprobs=1`, and `/detokenize`. A server that lacks
+with the ids and `prompt_logprobs=20`, and `/detokenize`. A server that lacks
 these is refused with a clear `BackendError` rather than used half-way.
 
 The vocabulary size, which the coordinator checks answers' token ids against,
@@ -178,7 +178,7 @@ class OpenAIBackend:
                 "prompt": prompt + list(token_ids),
                 "max_tokens": 1,
                 "temperature": 0.0,
-                "prompt_logprobs": 1,
+                "prompt_logprobs": TOP_LOGPROBS,
             },
         )
         try:
@@ -187,14 +187,16 @@ class OpenAIBackend:
             for position, token in enumerate(token_ids, start=len(prompt)):
                 entry = logprobs[position]
                 own = entry[str(token)]
-                top = max(float(e["logprob"]) for e in entry.values())
-                scores.append(TokenScore(float(own["logprob"]), int(own["rank"]), top))
+                top = [(int(e["rank"]), float(e["logprob"])) for e in entry.values()]
+                scores.append(
+                    TokenScore.of(float(own["logprob"]), int(own["rank"]), top, TOP_LOGPROBS)
+                )
         except (KeyError, IndexError, TypeError) as exc:
             raise BackendError("the server returned no prompt logprobs (needs vLLM)") from exc
         text = await self._detokenize(token_ids)
         # A special token (end of sequence) detokenizes to nothing on its own.
         stopped = await self._detokenize(token_ids[-1:]) == ""
-        return Forced(text, scores, stopped)
+        return Forced(text, scores, stopped, self.vocab_size)
 
     async def close(self) -> None:
         await self._session.close()

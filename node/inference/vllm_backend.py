@@ -138,11 +138,13 @@ class VLLMBackend:
         if not token_ids:
             return Forced("", [], False)
         prompt = self._render(messages, prefill=False)
-        # prompt_logprobs=1: each position's own token (logprob, rank) plus the top one.
-        # No detokenizing of alternatives: the check reads ids and numbers only.
+        # prompt_logprobs=K: each position's own token (logprob, rank) and the top K, which
+        # the sampling check reads. No detokenizing: the check reads ids and numbers only.
         final = await self._request(
             prompt + list(token_ids),
-            SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=1, detokenize=False),
+            SamplingParams(
+                temperature=0.0, max_tokens=1, prompt_logprobs=TOP_LOGPROBS, detokenize=False
+            ),
         )
         logprobs = final.prompt_logprobs
         if not logprobs or len(logprobs) != len(prompt) + len(token_ids):
@@ -150,15 +152,14 @@ class VLLMBackend:
         scores = []
         for position, token in enumerate(token_ids, start=len(prompt)):
             entry = logprobs[position]
+            top = [(int(lp.rank), float(lp.logprob)) for lp in entry.values()]
             scores.append(
-                TokenScore(
-                    float(entry[token].logprob),
-                    int(entry[token].rank),
-                    max(float(lp.logprob) for lp in entry.values()),
+                TokenScore.of(
+                    float(entry[token].logprob), int(entry[token].rank), top, TOP_LOGPROBS
                 )
             )
         text = self._tokenizer.decode(list(token_ids), skip_special_tokens=True)
-        return Forced(text, scores, token_ids[-1] in self._stop_ids)
+        return Forced(text, scores, token_ids[-1] in self._stop_ids, self.vocab_size)
 
     async def close(self) -> None:
         self._engine.shutdown()

@@ -51,6 +51,9 @@ def test_plain_query_returns_the_winner_and_how_it_was_chosen(first_round, swarm
     assert len(candidates) >= 2, "three nodes at different temperatures should disagree"
     winner = swarm.candidate(swarm.winner.candidate)
     assert winner.digest == text_digest(content) == swarm.winner.digest
+    # Three honest nodes: no candidate fails verification, so the best score wins.
+    failed = [o for o in swarm.verification if o.status == "failed"]
+    assert not failed, f"an honest answer was rejected: {failed}"
     assert winner.score == max(c.score for c in candidates)
     for c in candidates:
         low, high = c.interval

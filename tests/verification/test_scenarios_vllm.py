@@ -122,6 +122,9 @@ async def test_honest_claims_pass(world: dict, verifiers) -> None:
     assert await passed(tf, greedy) == [True] * 3
     assert await passed(tf, sampled) == [True] * 3
     assert await passed(rex, sampled) == [True] * 3  # the declared seed reproduces it
+    for c in sampled:  # the server's top log-probabilities reach the sampling check
+        evidence = (await tf.verify(c)).evidence
+        assert evidence["gap_excess"] <= evidence["gap_limit"]
 
 
 async def test_another_precision_passes(world: dict, verifiers) -> None:

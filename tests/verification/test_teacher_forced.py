@@ -59,15 +59,17 @@ def test_majority_of_verifiers() -> None:
     assert majority([]) is None
 
 
-def _results(tf: bool, rex: bool | None, mean_gap: float = 0.2) -> dict:
-    out = {"teacher_forced": {"passed": tf, "score": 0.0, "evidence": {"mean_gap": mean_gap}}}
+def _results(tf: bool, rex: bool | None, excess: float = -5.0) -> dict:
+    """`excess`: the sampling excess against a limit of 10 (`verification.sampling`)."""
+    evidence = {"gap_excess": excess, "gap_limit": 10.0}
+    out = {"teacher_forced": {"passed": tf, "score": 0.0, "evidence": evidence}}
     if rex is not None:
         out["reexecution"] = {"passed": rex, "score": 0.0, "evidence": {}}
     return out
 
 
 def test_policy_votes() -> None:
-    from verification.policy import MEAN_GAP_PER_T, accept
+    from verification.policy import accept
 
     assert not accept(_results(False, True), 0.7, False)  # teacher-forced failure decides
     assert accept(_results(True, None), 0.0, True)  # greedy: the prefill decides
@@ -75,16 +77,16 @@ def test_policy_votes() -> None:
     assert accept(_results(True, True), 0.7, True)  # reproduced with its seed
     # Re-execution diverged: honest engine noise, unless the answer is a flagged copy
     # or its tokens sit far from the argmax.
-    assert accept(_results(True, False, 0.2), 0.7, False)
+    assert accept(_results(True, False, 9.9), 0.7, False)
     assert not accept(_results(True, False, 0.2), 0.7, True)
-    assert not accept(_results(True, False, MEAN_GAP_PER_T * 0.7 + 0.01), 0.7, False)
+    assert not accept(_results(True, False, 10.1), 0.7, False)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     st.booleans(),
     st.sampled_from([None, True, False]),
-    st.floats(0.0, 3.0),
+    st.floats(-20.0, 20.0),
     st.sampled_from([0.0, 0.2, 0.7, 1.3]),
     st.booleans(),
 )
@@ -100,15 +102,17 @@ def test_re_execution_is_skipped_only_where_it_cannot_change_the_vote(
 
 
 def test_re_execution_decides_only_doubtful_sampled_answers() -> None:
-    from verification.policy import MEAN_GAP_PER_T, reexecution_decides
+    from verification.policy import reexecution_decides
 
-    forced = _results(True, None, 0.1)["teacher_forced"]
+    forced = _results(True, None, 3.0)["teacher_forced"]
     assert not reexecution_decides(forced, 0.7, False)  # an ordinary honest sample
     assert reexecution_decides(forced, 0.7, True)  # a flagged copy
-    far = _results(True, None, MEAN_GAP_PER_T * 0.7 + 0.01)["teacher_forced"]
+    far = _results(True, None, 10.1)["teacher_forced"]
     assert reexecution_decides(far, 0.7, False)
     assert not reexecution_decides(far, 0.0, True)  # greedy: the prefill decides
     assert not reexecution_decides(_results(False, None)["teacher_forced"], 0.7, True)
+    unknown = {"passed": True, "score": 0.0, "evidence": {}}  # no top log-probabilities
+    assert not reexecution_decides(unknown, 0.7, False) and reexecution_decides(unknown, 0.7, True)
 
 
 def test_a_character_cut_at_max_tokens_is_not_a_text_mismatch() -> None:

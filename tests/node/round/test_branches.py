@@ -171,7 +171,7 @@ async def test_a_verifier_signing_garbage_is_left_out_not_a_crash(scripted_swarm
                     "method": "teacher_forced",
                     "passed": True,
                     "score": 0.0,
-                    "evidence": {"mean_gap": "x"},
+                    "evidence": {"gap_excess": "x", "gap_limit": 1.0},
                 },
                 {"method": "reexecution", "passed": False, "score": 0.0, "evidence": {}},
             ]
