@@ -98,4 +98,7 @@ async def start_node(
         1000 * speed.seconds_per_token,
         1000 * speed.seconds_per_char,
     )
+    risk = config.sampling.verification_risk()
+    if risk:
+        log.warning("node %s: %s", account.address, risk)
     return RunningNode(service, runner, int(runner.addresses[0][1]))

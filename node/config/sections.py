@@ -88,6 +88,18 @@ class SamplingConfig:
     max_tokens: int = 256
     """Upper bound on answer length, whatever the client asks."""
 
+    def verification_risk(self) -> str | None:
+        """Why honest answers at these settings often fail verification, if they do.
+        Measured (benchmarks/RESULTS.md, "Verification: notes"): with no nucleus at T 1,
+        42% of honest samples draw a token beyond the teacher-forced tolerance."""
+        if self.temperature >= 0.9 and self.top_p > 0.95:
+            return (
+                f"sampling.temperature {self.temperature} with top_p {self.top_p}: honest "
+                "answers at these settings often fail verification (a token drawn far "
+                "from the argmax); top_p 0.95 or a lower temperature avoids it"
+            )
+        return None
+
     def __post_init__(self) -> None:
         _check(0.0 <= self.temperature <= 2.0, "sampling.temperature must be 0..2")
         _check(0.0 < self.top_p <= 1.0, "sampling.top_p must be in (0, 1]")

@@ -51,3 +51,12 @@ def test_bad_config_names_the_problem(tmp_path: Path, text: str, message: str) -
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no config file"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+def test_sampling_settings_that_fail_honest_answers_are_named() -> None:
+    from node.config import SamplingConfig
+
+    assert SamplingConfig().verification_risk() is None  # the defaults verify
+    assert SamplingConfig(temperature=0.9).verification_risk() is None  # top_p 0.95
+    risk = SamplingConfig(temperature=1.0, top_p=1.0).verification_risk()
+    assert risk and "top_p 0.95" in risk
