@@ -28,16 +28,21 @@ def nodes(model, texts: list[str], **kw: Any) -> list[ScriptedBackend]:
     return [ScriptedBackend(model, t, prefers=prefer("BEST"), **kw) for t in texts]
 
 
-def lying(node: Any, change: Any) -> None:
-    """Make `node` tamper with its answers and sign the lie with its own key."""
-    honest = node.service.serve[PATHS["answer"]]
+SIGNED = {"answer": "answer", "judge": "verdict", "verify": "verification"}
+"""The message type each served path replies with."""
+
+
+def lying(node: Any, change: Any, path: str = "answer") -> None:
+    """Make `node` tamper with its replies on `path` (the fields `change` returns for
+    the honest payload) and sign the lie with its own key."""
+    honest = node.service.serve[PATHS[path]]
 
     async def lie(message: Any) -> dict[str, Any]:
         reply = await honest(message)
         payload = {**reply["payload"], **change(reply["payload"])}
-        return sign_envelope(node.ctx.account, "answer", reply["round_id"], payload)
+        return sign_envelope(node.ctx.account, SIGNED[path], reply["round_id"], payload)
 
-    node.service.serve[PATHS["answer"]] = lie
+    node.service.serve[PATHS[path]] = lie
 
 
 def left_out(swarm: SwarmReply | FailedRound, phase: str) -> set[str]:
@@ -161,24 +166,16 @@ async def test_an_unsigned_refusal_is_an_absence_not_a_vote(scripted_swarm, mode
 async def test_a_verifier_signing_garbage_is_left_out_not_a_crash(scripted_swarm, model) -> None:
     backends = nodes(model, [text("a", best=True), text("b"), text("c")])
     async with scripted_swarm(backends, verification={"verifiers": 2}) as s:
-        node = s.nodes[1]
-        honest = node.service.serve[PATHS["verify"]]
-
-        async def garbage(message: Any) -> dict[str, Any]:
-            reply = await honest(message)
-            results = [
-                {
-                    "method": "teacher_forced",
-                    "passed": True,
-                    "score": 0.0,
-                    "evidence": {"gap_excess": "x", "gap_limit": 1.0},
-                },
-                {"method": "reexecution", "passed": False, "score": 0.0, "evidence": {}},
-            ]
-            payload = {**reply["payload"], "results": results}
-            return sign_envelope(node.ctx.account, "verification", reply["round_id"], payload)
-
-        node.service.serve[PATHS["verify"]] = garbage
+        garbage = [
+            {
+                "method": "teacher_forced",
+                "passed": True,
+                "score": 0.0,
+                "evidence": {"gap_excess": "x", "gap_limit": 1.0},
+            },
+            {"method": "reexecution", "passed": False, "score": 0.0, "evidence": {}},
+        ]
+        lying(s.nodes[1], lambda p: {"results": garbage}, "verify")
         status, body = await s.ask("Where do rivers run?")
     assert status == 200, body
     swarm = SwarmReply.model_validate(body["swarm"])
@@ -191,16 +188,7 @@ async def test_a_judge_repeating_one_task_and_dropping_another_is_left_out(
 ) -> None:
     backends = nodes(model, [text(t, best=t == "a") for t in "abcde"])
     async with scripted_swarm(backends, round={"pairs_per_candidate": 4}) as s:
-        node = s.nodes[4]
-        honest = node.service.serve[PATHS["judge"]]
-
-        async def sloppy(message: Any) -> dict[str, Any]:
-            reply = await honest(message)
-            verdicts = reply["payload"]["verdicts"]
-            payload = {**reply["payload"], "verdicts": [verdicts[0], *verdicts[:-1]]}
-            return sign_envelope(node.ctx.account, "verdict", reply["round_id"], payload)
-
-        node.service.serve[PATHS["judge"]] = sloppy
+        lying(s.nodes[4], lambda p: {"verdicts": [p["verdicts"][0], *p["verdicts"][:-1]]}, "judge")
         status, body = await s.ask("Where do rivers run?")
     assert status == 200, body
     swarm = SwarmReply.model_validate(body["swarm"])
