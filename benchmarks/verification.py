@@ -90,8 +90,8 @@ def greedy(max_tokens: int) -> SamplingSpec:
     return SamplingSpec(0.0, 1.0, 0, max_tokens)
 
 
-def sampled(seed: int, max_tokens: int) -> SamplingSpec:
-    return SamplingSpec(SAMPLED["temperature"], SAMPLED["top_p"], seed, max_tokens)
+def sampled(seed: int, max_tokens: int, params: dict[str, float] = SAMPLED) -> SamplingSpec:
+    return SamplingSpec(params["temperature"], params["top_p"], seed, max_tokens)
 
 
 async def gather_limited(jobs: list[Callable[[], Any]], label: str) -> list[Any]:
@@ -218,10 +218,7 @@ async def verify_all(
         (
             "honest-hot",
             convs,
-            [
-                SamplingSpec(HOT["temperature"], HOT["top_p"], 2000 + i, max_tokens)
-                for i in range(n)
-            ],
+            [sampled(2000 + i, max_tokens, HOT) for i in range(n)],
         ),
         (
             "system-greedy",

@@ -143,7 +143,7 @@ class Journal:
             self._settle([f for _, f in good], lambda: self._write([op for op, _ in good]))
 
     def _write(self, ops: list[Operation]) -> list[Any]:
-        results = self._log.write(ops)
+        results = self._log.write(ops, checked=True)  # `_commit` checked each
         self.commits += 1
         self.head = self._log.head()
         return results

@@ -14,6 +14,7 @@ they guard a loopback test swarm, not stake. Production nodes use
 `swarm keys new` and `swarm node run`.
 """
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,5 +86,5 @@ async def start_local_swarm(
         raise
     for node in nodes:
         node.ctx.peers.set_remotes([(m.ctx.address, m.url) for m in nodes if m is not node])
-        await node.ctx.peers.refresh()
+    await asyncio.gather(*(node.ctx.peers.refresh() for node in nodes))
     return LocalSwarm(nodes)

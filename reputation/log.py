@@ -217,13 +217,17 @@ class ConsensusLog:
 
     # Writing: a batch of operations in one transaction.
 
-    def write(self, operations: Sequence[Operation]) -> list[LogEntry | None]:
+    def write(
+        self, operations: Sequence[Operation], checked: bool = False
+    ) -> list[LogEntry | None]:
         """Apply `operations` in order, in one transaction (all or nothing). Returns the
         entry of each `Append` (None for the other operations). Operations that cannot
         be stored (a message that is not canonical JSON, evidence that proves nothing)
-        are refused before anything is written."""
-        for op in operations:
-            self.check(op)
+        are refused before anything is written; `checked=True` says the caller has
+        already run `check` on each (the journal does, to fail them one by one)."""
+        if not checked:
+            for op in operations:
+                self.check(op)
         with self.db.atomic():
             return [self._apply(op) for op in operations]
 

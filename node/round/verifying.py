@@ -122,7 +122,7 @@ async def _verify(
                 ctx.journal.append(vote.message)
                 votes.append(vote.vote)
             else:
-                trail.leave_out(verifier, "verify", gathered.failures()[verifier])
+                trail.leave_out(verifier, "verify", refusal or gathered.absent[verifier])
     return VerificationOutcome(
         candidate=candidate.index,
         node=answer.node,

@@ -80,9 +80,9 @@ async def check_claim(
     teacher-forced check first, re-execution runs only when it can change the vote."""
     verifiers = verifiers_for(backend)
     results: list[VerificationResult] = []
+    temperature = float(claim.sampling["temperature"])
     for method in methods:
         forced = next((r for r in results if r.method == "teacher_forced"), None)
-        temperature = float(claim.sampling["temperature"])
         if (
             method == "reexecution"
             and reexecute == "decisive"

@@ -23,9 +23,9 @@ async def test_writes_run_off_the_loop_in_order_and_in_few_commits(tmp_path: Pat
     threads: set[str] = set()
     original = ConsensusLog.write
 
-    def spy(log: ConsensusLog, ops):  # type: ignore[no-untyped-def]
+    def spy(log: ConsensusLog, ops, **kw):  # type: ignore[no-untyped-def]
         threads.add(threading.current_thread().name)
-        return original(log, ops)
+        return original(log, ops, **kw)
 
     ConsensusLog.write = spy  # type: ignore[method-assign]
     messages = [message(i) for i in range(40)]
