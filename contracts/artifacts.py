@@ -10,7 +10,6 @@ need no compiler at run time.
 
 import hashlib
 import json
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -60,4 +59,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

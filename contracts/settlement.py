@@ -19,6 +19,7 @@ __all__ = [
     "FAILED_VERIFICATION",
     "SCALE",
     "Settlement",
+    "Slash",
     "quorum",
     "recover",
     "sign",
@@ -67,7 +68,9 @@ class Settlement:
         nodes = [to_checksum_address(n) for n, _ in self.changes]
         return {
             "participants": keccak(encode(["address[]"], [list(self.participants)])),
-            "changes": keccak(encode(["address[]", "int256[]"], [nodes, [d for _, d in self.changes]])),
+            "changes": keccak(
+                encode(["address[]", "int256[]"], [nodes, [d for _, d in self.changes]])
+            ),
             "slashes": keccak(
                 encode(
                     ["address[]", "uint8[]", "bytes32[]"],

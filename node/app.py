@@ -4,7 +4,8 @@
 consensus log (its writer thread), rebuilds what the node keeps in memory from
 it (the copy index, the judges' records), measures the engine's speed unless
 given it, wires the peers (the node's own participant as a local peer), binds
-the port (0 picks a free one) and returns a `RunningNode` whose `stop()` closes
+the port (0 picks a free one), joins the chain (`node.chain.link`: registers and
+stakes, or refuses with a clear message) and returns a `RunningNode` whose `stop()` closes
 everything it opened. The backend is not owned.
 """
 
@@ -14,8 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
+from contracts.embedded import EmbeddedChain
 from node.api.app import build_app
 from node.api.service import SwarmService
+from node.chain.link import open_chain
 from node.claims import load_copy_index
 from node.config import NodeConfig
 from node.context import NodeContext
@@ -47,9 +50,13 @@ class RunningNode:
 
     @property
     def url(self) -> str:
-        return f"http://{self.ctx.config.server.host}:{self.port}"
+        return (
+            self.ctx.config.server.public_url or f"http://{self.ctx.config.server.host}:{self.port}"
+        )
 
     async def stop(self) -> None:
+        if self.ctx.chain is not None:
+            await self.ctx.chain.stop()
         await self.runner.cleanup()
         await self.ctx.peers.client.close()
         await self.ctx.journal.close()
@@ -61,9 +68,13 @@ def _memory(log: ConsensusLog, copies: int) -> tuple[CopyIndex, JudgeBook]:
 
 
 async def start_node(
-    config: NodeConfig, account: Any, backend: Backend, speed: Speed | None = None
+    config: NodeConfig,
+    account: Any,
+    backend: Backend,
+    speed: Speed | None = None,
+    embedded: EmbeddedChain | None = None,
 ) -> RunningNode:
-    """Open the log, bind the server and start serving."""
+    """Open the log, bind the server, join the chain and start serving."""
     journal = await Journal.open(config.log_path)
     client: PeerClient | None = None
     runner: web.AppRunner | None = None
@@ -82,6 +93,17 @@ async def start_node(
         runner = web.AppRunner(build_app(service), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, config.server.host, config.server.port).start()
+        node = RunningNode(service, runner, int(runner.addresses[0][1]))
+        ctx.chain = await open_chain(
+            config,
+            account,
+            journal,
+            peers,
+            node.url,
+            backend.model_id,
+            embedded,
+            cosign_timeout=config.round.timeout_floor * 2,
+        )
     except BaseException:
         if runner is not None:
             await runner.cleanup()
@@ -101,4 +123,4 @@ async def start_node(
     risk = config.sampling.verification_risk()
     if risk:
         log.warning("node %s: %s", account.address, risk)
-    return RunningNode(service, runner, int(runner.addresses[0][1]))
+    return node

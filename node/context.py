@@ -33,6 +33,8 @@ class NodeContext:
     judges: JudgeBook = field(default_factory=JudgeBook)
     """Judges' agreement with past rounds' consensus (rebuilt from the log at start)."""
     metrics: NodeMetrics = field(default_factory=NodeMetrics)
+    chain: Any = None
+    """The node's `node.chain.link.ChainLink` once it is on its chain (None: chain off)."""
     clock: Callable[[], float] | None = None
     guard: MessageGuard = field(init=False)
 

@@ -26,6 +26,7 @@ claim refusal carries the verifier's signed refusal inside the error object
 
 from typing import Any
 
+from contracts.client import ChainError, ChainRefused, ChainUnavailable
 from ranking.errors import RankingError
 from reputation.envelope import EnvelopeError, InvalidSignature
 from reputation.log import LogError
@@ -223,6 +224,9 @@ _FOREIGN: list[tuple[type[BaseException], int, str, str]] = [
     (SignatureError, 400, "invalid_request_error", "invalid_lsh_signature"),
     (EnvelopeError, 400, "invalid_request_error", "invalid_request"),
     (NotInLog, 404, "not_found_error", "not_found"),
+    (ChainUnavailable, 503, "service_unavailable", "chain_unavailable"),
+    (ChainRefused, 409, "invalid_request_error", "chain_refused"),
+    (ChainError, 502, "chain_error", "chain_error"),
     (LogError, 500, "internal_error", "log_error"),
     (RankingError, 500, "internal_error", "ranking_failed"),
     (SwarmError, 500, "internal_error", "internal_error"),

@@ -40,9 +40,14 @@ class MessageGuard:
         self._on_equivocation = on_equivocation
         self._seen: dict[Key, tuple[str, dict[str, Any], float]] = {}
 
-    def check(self, message: Any, expected_type: str, round_id: str | None = None) -> str:
+    def check(
+        self, message: Any, expected_type: str, round_id: str | None = None, once: bool = True
+    ) -> str:
         """Validate `message`; return its digest. Raises a `MessageRejected` subclass
-        (or `InvalidSignature`/`EnvelopeError` for a malformed or forged message)."""
+        (or `InvalidSignature`/`EnvelopeError` for a malformed or forged message).
+        `once=False` skips the replay and equivocation memory, for requests that
+        are harmless to serve twice (a settlement co-signed again is the same
+        signature)."""
         sender = recover_sender(message)
         if message["type"] != expected_type:
             raise MessageRejected(f"expected a '{expected_type}' message, got '{message['type']}'")
@@ -53,6 +58,8 @@ class MessageGuard:
         now = self._clock()
         if abs(now - float(message["timestamp"])) > self.max_age:
             raise StaleMessage(f"message timestamp is more than {self.max_age:g} s from now")
+        if not once:
+            return digest(message)
         self._prune(now)
         key = message_key(message, sender)
         this = digest(message)

@@ -6,8 +6,11 @@ sampling: temperatures spread evenly over [0.2, 0.9] and seed i, so a swarm
 sharing one model still gives different candidates, each reproducible from the
 settings in its signed answer. Every other setting comes from `base` (built by
 `node.config.load_config`, so the environment's `SWARM_<SECTION>__<FIELD>`
-overrides apply as they do to `swarm node run`). All nodes know each other as
-static peers. The engine's speed is measured once and shared.
+overrides apply as they do to `swarm node run`). With the chain on and no
+`chain.rpc_url`, the swarm starts one embedded py-evm chain with the contract
+deployed, and every node registers and stakes on it and finds the others in its
+registry; with the chain off, the nodes know each other as static peers. The
+engine's speed is measured once and shared.
 
 The local keys use the password in `LOCAL_PASSWORD` and a cheap scrypt cost:
 they guard a loopback test swarm, not stake. Production nodes use
@@ -20,7 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.embedded import EmbeddedChain
 from node.app import RunningNode, start_node
+from node.chain.membership import refresh
 from node.config import NodeConfig
 from node.identity import load_or_create
 from node.inference.base import Backend
@@ -41,6 +46,8 @@ def temperatures(n: int) -> list[float]:
 @dataclass
 class LocalSwarm:
     nodes: list[RunningNode]
+    embedded: EmbeddedChain | None = None
+    """The in-process chain the nodes registered on (None with `chain.rpc_url` or off)."""
 
     @property
     def endpoint(self) -> str:
@@ -65,6 +72,8 @@ async def start_local_swarm(
     if len(backends) != n:
         raise ValueError(f"{n} nodes need {n} backends, got {len(backends)}")
     speed = await measure_speed(backends[0])
+    chain = base.chain
+    embedded = await EmbeddedChain.start() if chain.enabled and not chain.rpc_url else None
     nodes: list[RunningNode] = []
     try:
         for i, temperature in enumerate(temperatures(n)):
@@ -79,12 +88,15 @@ async def start_local_swarm(
                 peers=[],
                 log_path=str(home / "consensus.db"),
             )
-            nodes.append(await start_node(config, account, backends[i], speed))
+            nodes.append(await start_node(config, account, backends[i], speed, embedded))
     except BaseException:
         for node in nodes:
             await node.stop()
         raise
     for node in nodes:
-        node.ctx.peers.set_remotes([(m.ctx.address, m.url) for m in nodes if m is not node])
+        if node.ctx.chain is not None:  # every node has registered by now
+            await refresh(node.ctx.chain.chain, node.ctx.peers)
+        else:
+            node.ctx.peers.set_remotes([(m.ctx.address, m.url) for m in nodes if m is not node])
     await asyncio.gather(*(node.ctx.peers.refresh() for node in nodes))
-    return LocalSwarm(nodes)
+    return LocalSwarm(nodes, embedded)

@@ -34,6 +34,7 @@ import sqlite_utils
 from eth_utils import keccak
 from pydantic import ValidationError
 
+from reputation.chainlog import migrate as chain_tables
 from reputation.envelope import EnvelopeError, canonical, digest, recover_sender
 from reputation.evidence import check_equivocation
 from reputation.result import JudgeSummary, StoredRound
@@ -114,7 +115,7 @@ def _m2(db: sqlite_utils.Database) -> None:
     db["evidence"].create_index(["sender"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m2, chain_tables]
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ __all__ = [
     "Method",
     "MethodResult",
     "Sampling",
+    "SettleRequestPayload",
+    "SettleSignaturePayload",
     "TaskVerdict",
     "VerdictPayload",
     "VerificationPayload",
@@ -188,6 +190,27 @@ class VerificationPayload(Payload):
     """Digest of the verify request answered."""
     model: StrictStr
     results: Annotated[list[MethodResult], Field(min_length=1)]
+
+
+class SettleRequestPayload(Payload):
+    """A committer asks a batch's participant to co-sign its settlement
+    (`node.chain.batches` ↔ `node.serve.cosign`)."""
+
+    batch: int = Field(ge=0)
+    root: str = Field(pattern=r"^0x[0-9a-f]{64}$")
+    chain_id: int
+    contract: str
+    results: list[dict[str, Any]] = Field(min_length=1, max_length=256)
+    """The batch's signed round results, in leaf order."""
+    evidence: list[list[dict[str, Any]]] = Field(default=[], max_length=256)
+    """Equivocation evidence settled with the batch: pairs [first, second]."""
+
+
+class SettleSignaturePayload(Payload):
+    batch: int
+    root: str
+    signature: str = Field(pattern=r"^0x[0-9a-f]{130}$")
+    """The co-signer's EIP-712 signature of the settlement (`contracts.settlement`)."""
 
 
 def payload_of(model: type[P], message: dict[str, Any]) -> P:

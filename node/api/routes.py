@@ -87,8 +87,11 @@ async def models(request: web.Request) -> web.Response:
 
 @routes.get("/v1/rounds/{round_id}")
 async def get_round(request: web.Request) -> web.Response:
-    stored = await request.app[SERVICE].round(request.match_info["round_id"])
-    return web.json_response(stored.model_dump(mode="json"))
+    service, round_id = request.app[SERVICE], request.match_info["round_id"]
+    stored = await service.round(round_id)
+    body = stored.model_dump(mode="json")
+    body["commitment"] = await service.commitment(round_id)
+    return web.json_response(body)
 
 
 def _peer_route(path: str) -> None:

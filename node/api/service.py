@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from node.api.protocol import SWARM_MODEL, ChatCompletion, ChatCompletionRequest, completion
+from node.chain.batches import inclusion
 from node.context import NodeContext
 from node.errors import BadRequest, NotFound
 from node.inference.base import SamplingSpec
@@ -96,6 +97,21 @@ class SwarmService:
         found = await self.ctx.journal.read(lambda log: log.round(round_id))
         if found is None:
             raise NotFound(f"no round {round_id} in this node's log")
+        return found
+
+    async def commitment(self, round_id: str) -> dict[str, Any] | None:
+        """Where the round is committed on chain, with its inclusion proof (None: not yet
+        in a batch, or the chain is off)."""
+        link = self.ctx.chain
+        if link is None:
+            return None
+        found = await self.ctx.journal.read(lambda log: inclusion(log, round_id))
+        if found is not None:
+            found |= {
+                "committer": self.ctx.address,
+                "contract": link.chain.address,
+                "chain_id": link.chain.chain_id,
+            }
         return found
 
     def info(self) -> dict[str, Any]:

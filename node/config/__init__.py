@@ -3,6 +3,7 @@ the environment and flags fill them (`node.config.load`)."""
 
 from node.config.load import load_config
 from node.config.sections import (
+    ChainConfig,
     IdentityConfig,
     InferenceConfig,
     NodeConfig,
@@ -14,6 +15,7 @@ from node.config.sections import (
 )
 
 __all__ = [
+    "ChainConfig",
     "IdentityConfig",
     "InferenceConfig",
     "NodeConfig",

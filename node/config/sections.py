@@ -10,6 +10,7 @@ from node.errors import ConfigError
 from node.inference.device import DTYPES
 
 __all__ = [
+    "ChainConfig",
     "IdentityConfig",
     "InferenceConfig",
     "NodeConfig",
@@ -29,10 +30,16 @@ class ServerConfig:
     """TCP port; 0 picks a free one."""
     max_body_bytes: int = 1_000_000
     """Larger request bodies are refused with 413 before they are read."""
+    public_url: str = ""
+    """The URL peers reach this node at, registered on chain; default http://host:port."""
 
     def __post_init__(self) -> None:
         _check(0 <= self.port <= 65535, "server.port must be 0..65535")
         _check(self.max_body_bytes >= 1024, "server.max_body_bytes must be at least 1024")
+        _check(
+            not self.public_url or self.public_url.startswith(("http://", "https://")),
+            "server.public_url must be an http(s) URL",
+        )
 
 
 @dataclass
@@ -175,6 +182,54 @@ class VerificationConfig:
 
 
 @dataclass
+class ChainConfig:
+    """The chain: registry, stake, commitments and settlements (`node.chain`)."""
+
+    enabled: bool = True
+    """Off: static peers only, nothing registered or committed (offline development)."""
+    rpc_url: str = ""
+    """The chain's JSON-RPC URL (e.g. what `swarm chain up` prints); empty: an embedded
+    in-process chain of this process, with the contract deployed at start."""
+    contract: str = ""
+    """The deployed contract's address; required with `rpc_url`."""
+    stake: float = 1.0
+    """Ether locked at registration (at least the contract's minimum)."""
+    batch_rounds: int = 16
+    """A batch of rounds is committed once it holds this many rounds…"""
+    batch_seconds: float = 60.0
+    """…or once its oldest round is this many seconds old."""
+    confirmations: int = 0
+    """Blocks after the one that mined a transaction before it counts as done."""
+    refresh_seconds: float = 10.0
+    """How often the registry is read again for new or changed peers."""
+    retry_seconds: float = 30.0
+    """The longest wait between two attempts of a chain write (backoff doubles to it)."""
+    start_timeout: float = 60.0
+    """Seconds the node waits at start for its registration to be mined."""
+
+    def __post_init__(self) -> None:
+        _check(
+            not self.rpc_url or self.rpc_url.startswith(("http://", "https://")),
+            "chain.rpc_url must be an http(s) URL",
+        )
+        _check(
+            not self.rpc_url or (self.contract.startswith("0x") and len(self.contract) == 42),
+            "chain.contract (the deployed address) is required with chain.rpc_url",
+        )
+        _check(self.stake > 0, "chain.stake must be positive")
+        _check(1 <= self.batch_rounds <= 256, "chain.batch_rounds must be 1..256")
+        _check(self.batch_seconds > 0, "chain.batch_seconds must be positive")
+        _check(self.confirmations >= 0, "chain.confirmations must be ≥ 0")
+        _check(self.refresh_seconds > 0, "chain.refresh_seconds must be positive")
+        _check(self.retry_seconds > 0, "chain.retry_seconds must be positive")
+        _check(self.start_timeout > 0, "chain.start_timeout must be positive")
+
+    @property
+    def stake_wei(self) -> int:
+        return round(self.stake * 10**18)
+
+
+@dataclass
 class PeerConfig:
     address: str = ""
     """The peer's node id (checksum address)."""
@@ -200,8 +255,10 @@ class NodeConfig:
     """Round protocol limits and timeouts."""
     verification: VerificationConfig = field(default_factory=VerificationConfig)
     """Checks on the winning answer."""
+    chain: ChainConfig = field(default_factory=ChainConfig)
+    """Registry, stake and commitments."""
     peers: list[PeerConfig] = field(default_factory=list)
-    """Static peers (the chain registry replaces this later)."""
+    """Bootstrap peers, used besides the registry's members (and alone with the chain off)."""
     log_path: str = "consensus.db"
     """Consensus log file (relative paths are relative to the config file)."""
 

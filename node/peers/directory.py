@@ -10,8 +10,9 @@ other participant.
 
 Who may take part in a round (`pool`): this node and its healthy peers serving the
 round's model; a peer whose model is not known yet may answer (it refuses a round
-of another model) but is not drawn as a verifier (`known_only`). The registry of
-the chain replaces the static list of peers later.
+of another model) but is not drawn as a verifier (`known_only`). With the chain on,
+the registry's members replace the static (bootstrap) peers (`update_remotes`,
+from `node.chain.membership.refresh`), each with the model it registered.
 """
 
 import asyncio
@@ -69,6 +70,22 @@ class Directory:
         self.remotes = [
             RemotePeer(a, u, self.client) for a, u in peers if a.lower() != self.address.lower()
         ]
+
+    def update_remotes(self, peers: Sequence[tuple[str, str, str | None]]) -> None:
+        """Make the remote peers exactly (address, url, model) (from the chain's registry),
+        keeping what is known of a peer whose address and url are unchanged."""
+        known = {(p.address.lower(), p.url): p for p in self.remotes}
+        remotes = []
+        for address, url, model in peers:
+            if address.lower() == self.address.lower():
+                continue
+            peer = known.get((address.lower(), url)) or RemotePeer(address, url, self.client)
+            peer.model = model or peer.model
+            remotes.append(peer)
+        added = {p.address for p in remotes} - {p.address for p in self.remotes}
+        if added:
+            log.info("peers from the registry: %s", ", ".join(sorted(added)))
+        self.remotes = remotes
 
     def get(self, address: str) -> Peer | None:
         if address.lower() == self.address.lower():

@@ -1,4 +1,5 @@
-"""The participant's side of a round: answer, judge, verify.
+"""The participant's side of a round: answer, judge, verify; and co-signing a batch's
+settlement (`cosign`, for `node.chain.batches`).
 
 Each handler takes a signed request message and returns the signed reply; its
 name matches the coordinator's phase on the other side of the exchange
@@ -14,12 +15,18 @@ from typing import Any
 
 from node.context import NodeContext
 from node.serve.answer import answer
+from node.serve.cosign import cosign
 from node.serve.judge import judge
 from node.serve.verify import verify
 
-__all__ = ["PATHS", "answer", "handlers", "judge", "verify"]
+__all__ = ["PATHS", "answer", "cosign", "handlers", "judge", "verify"]
 
-PATHS = {"answer": "/swarm/v1/answer", "judge": "/swarm/v1/judge", "verify": "/swarm/v1/verify"}
+PATHS = {
+    "answer": "/swarm/v1/answer",
+    "judge": "/swarm/v1/judge",
+    "verify": "/swarm/v1/verify",
+    "cosign": "/swarm/v1/cosign",
+}
 
 
 def handlers(ctx: NodeContext) -> dict[str, Callable[[Any], Awaitable[dict[str, Any]]]]:
@@ -28,4 +35,5 @@ def handlers(ctx: NodeContext) -> dict[str, Callable[[Any], Awaitable[dict[str, 
         PATHS["answer"]: partial(answer, ctx),
         PATHS["judge"]: partial(judge, ctx),
         PATHS["verify"]: partial(verify, ctx),
+        PATHS["cosign"]: partial(cosign, ctx),
     }

@@ -8,10 +8,10 @@ from node.errors import MessageRejected
 __all__ = ["accept_message"]
 
 
-def accept_message(ctx: NodeContext, message: Any, kind: str) -> str:
+def accept_message(ctx: NodeContext, message: Any, kind: str, once: bool = True) -> str:
     """The guard's check of an incoming signed message, counting refusals; its digest."""
     try:
-        return ctx.guard.check(message, kind)
+        return ctx.guard.check(message, kind, once=once)
     except MessageRejected as exc:
         ctx.metrics.rejected.labels(exc.code).inc()
         raise

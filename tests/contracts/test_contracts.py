@@ -40,7 +40,9 @@ def swarm(factory: Any, nodes: list[Any]) -> Iterator[Any]:
         contract = factory.deploy(MIN_STAKE, DELAY, SCALE, 1000)
         for i, node in enumerate(nodes[:4]):
             with boa.env.prank(node.address):
-                contract.register(f"http://127.0.0.1:{8000 + i}", "smollm2-135m", b"\0" * 32, value=MIN_STAKE)
+                contract.register(
+                    f"http://127.0.0.1:{8000 + i}", "smollm2-135m", b"\0" * 32, value=MIN_STAKE
+                )
         yield contract
 
 
@@ -55,7 +57,9 @@ def committed(swarm: Any, committer: Any, batch: int = 0) -> bytes:
     return root
 
 
-def signed(settlement: Settlement, signers: list[Any], swarm: Any, chain: int | None = None) -> list[Any]:
+def signed(
+    settlement: Settlement, signers: list[Any], swarm: Any, chain: int | None = None
+) -> list[Any]:
     sigs = [sign(s, settlement, chain or chain_id(), swarm.address) for s in signers]
     return settlement.call_args(sigs)
 
@@ -182,9 +186,7 @@ def settlement(nodes: list[Any], root: bytes, batch: int = 0, **kw: Any) -> Sett
 
 def test_a_quorum_changes_reputation_and_slashes(swarm: Any, nodes: list[Any]) -> None:
     root = committed(swarm, nodes[0])
-    s = settlement(
-        nodes, root, slashes=(Slash(nodes[2].address, FAILED_VERIFICATION, b"\3" * 32),)
-    )
+    s = settlement(nodes, root, slashes=(Slash(nodes[2].address, FAILED_VERIFICATION, b"\3" * 32),))
     swarm.settle(*signed(s, nodes[:2], swarm))
     events = [type(e).__name__ for e in swarm.get_logs()]
     assert events.count("ReputationChanged") == 2 and "Slashed" in events and "Settled" in events
@@ -204,7 +206,9 @@ def test_the_digest_matches_the_clients_encoding(swarm: Any, nodes: list[Any]) -
     on_chain = swarm.settlement_digest(
         s.committer, s.batch, s.root, h["participants"], h["changes"], h["slashes"]
     )
-    assert on_chain == _hash_eip191_message(encode_typed_data(full_message=s.typed(chain_id(), swarm.address)))
+    assert on_chain == _hash_eip191_message(
+        encode_typed_data(full_message=s.typed(chain_id(), swarm.address))
+    )
 
 
 def test_one_signature_is_not_a_quorum(swarm: Any, nodes: list[Any]) -> None:

@@ -1,0 +1,131 @@
+"""Putting a node on its chain at start, and the background work while it runs.
+
+`open_chain` connects to the configured chain: `chain.rpc_url` and
+`chain.contract`, or, with no URL, an embedded py-evm chain (the one `swarm up`
+shares among its nodes, or one of this node's own, which funds the node's key
+from its prefunded accounts). It starts the outbox drain, joins the registry
+(`node.chain.membership.join`: register, update, top up, or a clear refusal),
+reads the registry into the directory, and starts three loops: the outbox, the
+batcher (`node.chain.batches`) and the registry refresh. `ChainLink.stop` ends
+them; what is queued stays in the outbox for the next start.
+
+When the RPC cannot be reached at start, a node that registered before starts
+anyway (its chain id is remembered in `<log>.chain.json`); one that never
+registered refuses to start.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from web3 import AsyncHTTPProvider, AsyncWeb3
+
+from contracts.client import Chain, ChainError, ChainUnavailable
+from contracts.embedded import EmbeddedChain
+from node.chain.batches import Batcher
+from node.chain.membership import join, refresh
+from node.chain.outbox import Outbox
+from node.config import NodeConfig
+from node.errors import ConfigError
+from node.journal import Journal
+from node.peers.directory import Directory
+from reputation.chainlog import outbox_row
+
+__all__ = ["ChainLink", "open_chain"]
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_FUNDS = 100 * 10**18
+"""Ether the embedded chain gives a node's key that holds less than its stake."""
+
+
+@dataclass
+class ChainLink:
+    chain: Chain
+    outbox: Outbox
+    batcher: Batcher
+    embedded: EmbeddedChain | None = None
+    tasks: list["asyncio.Task[None]"] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks = []
+
+
+async def _connect(config: NodeConfig, journal: Journal, embedded: EmbeddedChain | None) -> Chain:
+    settings = config.chain
+    memo = Path(str(journal.path) + ".chain.json")
+    w3 = AsyncWeb3(AsyncHTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
+    try:
+        chain = await Chain.connect(w3, settings.contract)
+    except ChainUnavailable:
+        registered = await journal.read(lambda db: outbox_row(db, "register"))
+        if registered is None or registered.status != "done" or not memo.exists():
+            raise
+        known = json.loads(memo.read_text())
+        if known.get("contract", "").lower() != settings.contract.lower():
+            raise
+        log.warning(
+            "chain %s unreachable at start; going on as a registered node", settings.rpc_url
+        )
+        return Chain(w3, settings.contract, int(known["chain_id"]))
+    memo.write_text(json.dumps({"contract": chain.address, "chain_id": chain.chain_id}))
+    return chain
+
+
+async def open_chain(
+    config: NodeConfig,
+    account: Any,
+    journal: Journal,
+    peers: Directory,
+    url: str,
+    model: str,
+    embedded: EmbeddedChain | None = None,
+    cosign_timeout: float = 60.0,
+) -> ChainLink | None:
+    settings = config.chain
+    if not settings.enabled:
+        return None
+    try:
+        if settings.rpc_url:
+            chain = await _connect(config, journal, embedded)
+        else:
+            if embedded is None:
+                embedded = await EmbeddedChain.start()
+            chain = await embedded.connect()
+            if await chain.balance(account.address) < settings.stake_wei * 2:
+                await embedded.fund(account.address, EMBEDDED_FUNDS)
+    except ChainError as exc:
+        raise ConfigError(f"cannot use the chain: {exc}") from exc
+    outbox = Outbox(chain, account, journal, settings.confirmations, settings.retry_seconds)
+    batcher = Batcher(chain, outbox, account, journal, peers, settings, cosign_timeout)
+    outbox.on_done = batcher.on_done
+    link = ChainLink(chain, outbox, batcher, embedded)
+    link.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
+    try:
+        await join(chain, outbox, account, url, model, settings.stake_wei, settings.start_timeout)
+        with contextlib.suppress(ChainUnavailable):
+            await refresh(chain, peers)
+    except BaseException:
+        await link.stop()
+        raise
+    link.tasks.append(asyncio.create_task(batcher.run(), name="batches"))
+    link.tasks.append(asyncio.create_task(_watch(chain, peers, settings.refresh_seconds)))
+    return link
+
+
+async def _watch(chain: Chain, peers: Directory, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await refresh(chain, peers)
+        except ChainError as exc:
+            log.warning("registry not read: %s", exc)

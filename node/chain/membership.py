@@ -1,0 +1,109 @@
+"""Joining the registry at start, and finding peers from it while running.
+
+`join` makes sure this node is a member serving its model at its URL:
+
+- not registered: registers with `chain.stake` ether (at least the contract's
+  minimum), refusing to start if the account cannot pay for it;
+- registered under another model: refuses to start (a member's model is fixed;
+  re-registering under a new key is the way to serve another model);
+- registered at another URL: updates its endpoint;
+- registered with its bonded stake below the minimum (after an unstake or a
+  slash): tops it up to `chain.stake` if the account can, else refuses.
+
+Every write goes through the outbox, and `join` waits for it to be mined. If the
+RPC cannot be reached, a node that registered before (its outbox says so) starts
+anyway with its bootstrap peers and catches up when the chain is back; a node
+that never registered refuses to start.
+
+`refresh` replaces the directory's remote peers with the registry's active
+members (registered, bonded stake at least the minimum), each with the model it
+registered; the static bootstrap peers are used only until the registry is read.
+"""
+
+import logging
+from typing import Any
+
+from contracts.client import EMPTY, Chain, ChainUnavailable
+from node.chain.outbox import Outbox
+from node.errors import ConfigError
+from node.peers.directory import Directory
+
+__all__ = ["GAS_RESERVE", "join", "refresh"]
+
+log = logging.getLogger(__name__)
+
+GAS_RESERVE = 10**16
+"""Wei kept back for the gas of registering (0.01 ether)."""
+
+
+async def join(
+    chain: Chain,
+    outbox: Outbox,
+    account: Any,
+    url: str,
+    model: str,
+    stake: int,
+    timeout: float,
+) -> None:
+    address = account.address
+    try:
+        member = await chain.member(address)
+        minimum = await chain.min_stake()
+        balance = await chain.balance(address)
+    except ChainUnavailable as exc:
+        done = await outbox.row("register")
+        if done is not None and done.status == "done":
+            log.warning(
+                "chain unreachable at start; %s registered before, going on: %s", address, exc
+            )
+            return
+        raise ConfigError(f"cannot register {address}: the chain is unreachable ({exc})") from exc
+    want = max(stake, minimum)
+    if not member.registered:
+        if balance < want + GAS_RESERVE:
+            raise ConfigError(
+                f"cannot register {address}: it holds {balance / 1e18:g} ether and registering "
+                f"stakes {want / 1e18:g} (plus gas); fund it (on a dev chain: `swarm chain fund "
+                f"{address}`)"
+            )
+        await _write(outbox, "register", "register", [url, model, EMPTY], want, timeout)
+        log.info("registered %s (%s at %s) with %g ether", address, model, url, want / 1e18)
+        return
+    if member.model != model:
+        raise ConfigError(
+            f"{address} is registered under model {member.model!r}, but this node serves "
+            f"{model!r}; serve {member.model!r} or use another key"
+        )
+    if member.endpoint != url:
+        await _write(outbox, f"update:{url}", "update", [url, member.attestation], 0, timeout)
+        log.info("updated %s's endpoint to %s", address, url)
+    if member.stake < minimum:
+        top_up = want - member.stake
+        if balance < top_up + GAS_RESERVE:
+            raise ConfigError(
+                f"{address} has {member.stake / 1e18:g} ether bonded, below the minimum "
+                f"{minimum / 1e18:g}, and cannot pay the difference"
+            )
+        key = f"stake:top-up:{member.stake}:{member.unbonding}"
+        await _write(outbox, key, "stake", [], top_up, timeout)
+
+
+async def _write(
+    outbox: Outbox, key: str, function: str, args: list[Any], value: int, timeout: float
+) -> None:
+    await outbox.put(key, function, args, value)
+    try:
+        row = await outbox.wait(key, timeout)
+    except TimeoutError as exc:
+        raise ConfigError(f"the chain did not mine '{function}' within {timeout:g} s") from exc
+    if row.status == "failed":
+        raise ConfigError(f"the contract refused '{function}': {row.error}")
+
+
+async def refresh(chain: Chain, directory: Directory) -> None:
+    """Read the registry's members into the directory (`ChainUnavailable` if it cannot)."""
+    minimum = await chain.min_stake()
+    members = await chain.members()
+    directory.update_remotes(
+        [(m.node, m.endpoint, m.model) for m in members if m.registered and m.stake >= minimum]
+    )
