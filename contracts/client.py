@@ -85,6 +85,8 @@ class Member:
 def _unavailable(exc: Exception) -> ChainError:
     if isinstance(exc, ContractLogicError):
         return ChainRefused(str(exc.message or exc).removeprefix("execution reverted: "))
+    if type(exc).__name__ == "TransactionFailed":  # eth-tester's form of a revert
+        return ChainRefused(str(exc).removeprefix("execution reverted: "))
     if isinstance(exc, ChainError):
         return exc
     return ChainUnavailable(f"chain RPC unavailable: {type(exc).__name__}: {exc}")
@@ -96,7 +98,7 @@ async def _guard(awaitable: Any) -> Any:
     except (Web3Exception, ValidationError, OSError, TimeoutError, ValueError) as exc:
         raise _unavailable(exc) from exc
     except Exception as exc:  # aiohttp client errors and the like from the provider
-        if type(exc).__module__.startswith(("aiohttp", "requests", "urllib3")):
+        if type(exc).__module__.startswith(("aiohttp", "requests", "urllib3", "eth_tester")):
             raise _unavailable(exc) from exc
         raise
 

@@ -70,7 +70,8 @@ class Outbox:
         return await self.journal.read(lambda db: outbox_row(db, key))
 
     async def wait(self, key: str, timeout: float) -> OutboxRow:
-        """Wait until the write under `key` is done or failed (TimeoutError after `timeout`)."""
+        """Drain until the write under `key` is done or failed (TimeoutError after
+        `timeout`)."""
         async with asyncio.timeout(timeout):
             while True:
                 row = await self.row(key)
@@ -78,8 +79,11 @@ class Outbox:
                     raise KeyError(key)
                 if row.status in ("done", "failed"):
                     return row
-                self._wake.set()
-                await asyncio.sleep(0.1)
+                try:  # drive the drain (the running drain task may be waiting too)
+                    if not await self.drain():
+                        await asyncio.sleep(0.1)
+                except ChainUnavailable:
+                    await asyncio.sleep(0.5)
 
     async def run(self) -> None:
         """Drain forever."""
