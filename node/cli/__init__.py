@@ -8,6 +8,7 @@ password) are defined once in `node.cli.options`.
 
 import click
 
+from node.cli.chain import chain, stake, unstake
 from node.cli.eval import evaluate
 from node.cli.keys import keys
 from node.cli.log import log_group
@@ -25,5 +26,5 @@ def main() -> None:
     """A node of a swarm-inference network with verified consensus."""
 
 
-for command in (up, node, keys, models, query, log_group, evaluate, verify):
+for command in (up, node, keys, models, query, log_group, evaluate, verify, chain, stake, unstake):
     main.add_command(command)

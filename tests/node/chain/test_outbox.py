@@ -148,7 +148,7 @@ async def test_a_node_that_never_registered_refuses_an_unreachable_chain(tmp_pat
     client = await PeerClient.create(4)
     account = Account.create()
     try:
-        with pytest.raises(ConfigError, match="unavailable|unreachable"):
+        with pytest.raises(ConfigError, match=r"unavailable|unreachable"):
             await open_chain(
                 config, account, journal, Directory(account.address, client), "http://x", "m"
             )
