@@ -38,4 +38,6 @@ else
   pip install -q --no-deps -e "$here"
 fi
 "$venv/bin/swarm" models pull smollm2-135m
+# anvil (npm @foundry-rs/anvil, into the user's cache) for multi-process swarms and their tests.
+"$venv/bin/python" -c "from contracts.anvil import ensure_anvil; print('setup: anvil', ensure_anvil())"
 echo "setup: ready ($venv)"

@@ -1,17 +1,25 @@
 """Four nodes as separate processes on the `openai` backend, against vLLM's own
-OpenAI server; one node is killed mid-round and the round still completes."""
+OpenAI server, on a real anvil chain: they register and stake, find each other in
+the registry (no static peers), run rounds, commit them in batches whose roots are
+on chain and prove a logged round there; one node is killed mid-round and the
+round still completes."""
 
+import asyncio
 import json
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from web3 import AsyncHTTPProvider, AsyncWeb3
 
+from contracts.anvil import Anvil, deploy_on, fund
+from contracts.client import Chain, Deployment
 from node.identity import create_keystore
 from reputation import ConsensusLog, verify_log
 from reputation.result import SwarmReply
@@ -22,22 +30,32 @@ PASSWORD = "test-password"
 
 
 @pytest.fixture(scope="module")
-def nodes(vllm_server, tmp_path_factory: pytest.TempPathFactory):
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Anvil, Deployment]]:
+    home = tmp_path_factory.mktemp("anvil")
+    chain = Anvil.start(free_port(), home / "state.json", home / "anvil.log")
+    try:
+        yield chain, asyncio.run(deploy_on(chain.rpc_url))
+    finally:
+        chain.stop()
+
+
+@pytest.fixture(scope="module")
+def nodes(vllm_server, anvil, tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("nodes")
     ports = [free_port() for _ in range(4)]
     accounts = [create_keystore(home / f"n{i}" / "key.json", PASSWORD, 2**10) for i in range(4)]
+    chain, deployment = anvil
+    for account in accounts:
+        asyncio.run(fund(chain.rpc_url, account.address, 10 * 10**18))
     for i, port in enumerate(ports):
-        peers = "".join(
-            f'[[peers]]\naddress = "{a.address}"\nurl = "http://127.0.0.1:{p}"\n'
-            for j, (a, p) in enumerate(zip(accounts, ports, strict=True))
-            if j != i
-        )
         (home / f"n{i}" / "node.toml").write_text(
             f"[server]\nport = {port}\n"
             f'[inference]\nbackend = "openai"\nbase_url = "{vllm_server.base_url}"\n'
             f'served_name = "smollm2-135m"\n'
             f"[sampling]\ntemperature = {0.3 + 0.2 * i}\nseed = {i}\nmax_tokens = 160\n"
-            f"[round]\nanswer_timeout = 120\n{peers}"
+            f"[round]\nanswer_timeout = 120\n"
+            f'[chain]\nrpc_url = "{chain.rpc_url}"\ncontract = "{deployment.contract}"\n'
+            "batch_rounds = 1\nbatch_seconds = 2\nrefresh_seconds = 1\n"
         )
     procs: list[Proc] = []
     try:
@@ -58,6 +76,11 @@ def nodes(vllm_server, tmp_path_factory: pytest.TempPathFactory):
             )
         for proc, port in zip(procs, ports, strict=True):
             wait_http(f"http://127.0.0.1:{port}/health", proc, timeout=60)
+        deadline = time.monotonic() + 60
+        for port in ports:  # every node found the other three in the registry
+            while httpx.get(f"http://127.0.0.1:{port}/health").json()["peers"]["known"] < 3:
+                assert time.monotonic() < deadline, "peers not found in the registry"
+                time.sleep(0.2)
         yield home, ports, accounts, procs
     finally:
         for proc in procs:
@@ -108,6 +131,36 @@ def test_separate_processes_with_the_openai_backend(nodes, round_on_n1) -> None:
     assert swarm.winner.verification == "passed"
 
 
+async def test_rounds_are_committed_on_chain_and_provable(nodes, anvil, round_on_n1) -> None:
+    home, ports, accounts, _ = nodes
+    chain_proc, deployment = anvil
+    chain = await Chain.connect(
+        AsyncWeb3(AsyncHTTPProvider(chain_proc.rpc_url)), deployment.contract
+    )
+    members = await chain.members()
+    assert {m.node for m in members} == {a.address for a in accounts}
+    assert all(m.stake == 10**18 and m.model == "smollm2-135m" for m in members)
+    url = f"http://127.0.0.1:{ports[1]}/v1/rounds/{round_on_n1.round_id}"
+    deadline = time.monotonic() + 120
+    while True:  # batches of one round, committed within seconds
+        commitment = httpx.get(url).json()["commitment"]
+        if commitment and commitment["committed_block"] is not None:
+            break
+        assert time.monotonic() < deadline, "the round was never committed"
+        await asyncio.sleep(0.5)
+    proof = [bytes.fromhex(p[2:]) for p in commitment["proof"]]
+    digest = bytes.fromhex(commitment["result_digest"][2:])
+    assert await chain.proves(accounts[1].address, commitment["batch"], digest, proof)
+    # every committed root in n1's log is the root on chain
+    with sqlite3.connect(f"file:{home / 'n1' / 'consensus.db'}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT batch, root FROM batches WHERE committed_block IS NOT NULL"
+        ).fetchall()
+    assert rows
+    for batch, root in rows:
+        assert await chain.root(accounts[1].address, batch) == bytes.fromhex(root[2:])
+
+
 def test_swarm_verify_rechecks_a_logged_answer(nodes, vllm_server, round_on_n1) -> None:
     home, _ports, _accounts, _ = nodes
     db = home / "n1" / "consensus.db"
@@ -140,6 +193,10 @@ def test_a_node_killed_mid_round_is_left_out_and_the_round_completes(nodes) -> N
     home, ports, accounts, procs = nodes
     victim_db = home / "n3" / "consensus.db"
     seen = _announces(victim_db)
+    deadline = time.monotonic() + 60
+    while httpx.get(f"http://127.0.0.1:{ports[0]}/health").json()["peers"]["healthy"] < 3:
+        assert time.monotonic() < deadline, "the coordinator never saw all its peers healthy"
+        time.sleep(0.5)
     result: dict = {}
 
     def ask() -> None:
@@ -159,7 +216,10 @@ def test_a_node_killed_mid_round_is_left_out_and_the_round_completes(nodes) -> N
     thread.start()
     deadline = time.monotonic() + 60
     while _announces(victim_db) == seen:  # the victim has the announcement: mid-round
-        assert time.monotonic() < deadline, "the victim never received the round"
+        assert time.monotonic() < deadline, (
+            "the victim never received the round; the coordinator's view: "
+            + httpx.get(f"http://127.0.0.1:{ports[0]}/health").text
+        )
         time.sleep(0.05)
     procs[3].kill()
     thread.join(600)
