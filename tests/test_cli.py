@@ -48,3 +48,24 @@ def test_only_flags_given_on_the_command_line_override_the_environment() -> None
     runner = CliRunner()
     assert json.loads(runner.invoke(cmd, []).output) == {}  # the default: env may override
     assert json.loads(runner.invoke(cmd, ["--max-tokens", "256"]).output) == {"max_tokens": 256}
+
+
+def test_chain_commands_say_clearly_when_the_chain_is_unreachable(tmp_path, monkeypatch) -> None:
+    from node.identity import create_keystore
+    from tests.procs import free_port
+
+    create_keystore(tmp_path / "key.json", "pw", 2**10)
+    monkeypatch.setenv("SWARM_KEY_PASSWORD", "pw")
+    config = tmp_path / "node.toml"
+    config.write_text(
+        f'[chain]\nrpc_url = "http://127.0.0.1:{free_port()}"\ncontract = "0x{"ab" * 20}"\n'
+    )
+    runner = CliRunner()
+    for args in (["chain", "status"], ["stake", "1"], ["unstake", "1"]):
+        result = runner.invoke(main, [*args, "--config", str(config)])
+        assert result.exit_code == 1, (args, result.output)
+        assert "chain RPC unavailable" in result.output and "Traceback" not in result.output
+    local = tmp_path / "local.toml"
+    local.write_text("[server]\nport = 8001\n")
+    result = runner.invoke(main, ["chain", "status", "--config", str(local)])
+    assert result.exit_code == 1 and "rpc_url" in result.output

@@ -31,7 +31,13 @@ def chain() -> None:
 
 
 @chain.command("up")
-@click.option("--port", default=8545, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=8545,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Loopback port of the RPC.",
+)
 @click.option(
     "--state",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -76,7 +82,13 @@ def chain_up(port: int, state: Path | None, out: Path, funded: tuple[str, ...]) 
 @chain.command("fund")
 @click.argument("address")
 @click.option("--rpc-url", required=True, help="A dev chain's RPC URL (anvil).")
-@click.option("--ether", default=100.0, show_default=True, type=click.FloatRange(min=0))
+@click.option(
+    "--ether",
+    default=100.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="The balance to set.",
+)
 @domain_errors
 def chain_fund(address: str, rpc_url: str, ether: float) -> None:
     """Give ADDRESS ether on a dev chain."""
@@ -199,11 +211,10 @@ async def _write(config_path: Path, key: str, function: str, args: list[Any], va
 @click.command()
 @click.argument("ether", type=click.FloatRange(min=0, min_open=True))
 @_config_option
-@click.option("--log-level", default="WARNING", hidden=True)
 @domain_errors
-def stake(ether: float, config_path: Path, log_level: str) -> None:
+def stake(ether: float, config_path: Path) -> None:
     """Add ETHER to the node's bonded stake."""
-    setup_logging(log_level)
+    setup_logging("WARNING")
     key = f"stake:{time.time():.6f}"
     click.echo(asyncio.run(_write(config_path, key, "stake", [], round(ether * WEI))))
 
@@ -212,12 +223,11 @@ def stake(ether: float, config_path: Path, log_level: str) -> None:
 @click.argument("ether", type=click.FloatRange(min=0, min_open=True), required=False)
 @click.option("--withdraw", is_flag=True, help="Withdraw what finished unbonding instead.")
 @_config_option
-@click.option("--log-level", default="WARNING", hidden=True)
 @domain_errors
-def unstake(ether: float | None, withdraw: bool, config_path: Path, log_level: str) -> None:
+def unstake(ether: float | None, withdraw: bool, config_path: Path) -> None:
     """Start unbonding ETHER of the node's stake (withdraw it after the delay with
     --withdraw). Unbonding stake can still be slashed."""
-    setup_logging(log_level)
+    setup_logging("WARNING")
     key = f"unstake:{time.time():.6f}"
     if withdraw:
         click.echo(asyncio.run(_write(config_path, key, "withdraw", [], 0)))
