@@ -109,6 +109,7 @@ class Chain:
         self.address = to_checksum_address(contract)
         self.chain_id = chain_id
         self.contract = w3.eth.contract(address=self.address, abi=load()["abi"])
+        self._min_stake: int | None = None
 
     @classmethod
     async def connect(cls, w3: AsyncWeb3, contract: str) -> "Chain":
@@ -135,7 +136,10 @@ class Chain:
         return out
 
     async def min_stake(self) -> int:
-        return int(await self.call("min_stake"))
+        """The contract's minimum stake (set at deployment, so read once)."""
+        if self._min_stake is None:
+            self._min_stake = int(await self.call("min_stake"))
+        return self._min_stake
 
     async def batches(self, node: str) -> int:
         return int(await self.call("batches", to_checksum_address(node)))

@@ -139,15 +139,20 @@ def _row(row: tuple[Any, ...]) -> OutboxRow:
     )
 
 
+def _insert(log: Any, key: str, function: str, args: list[Any], value: int) -> bool:
+    now = time.time()
+    cursor = log.db.execute(
+        "INSERT OR IGNORE INTO outbox (key, function, args, value, status, attempts, created,"
+        " updated) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+        [key, function, json.dumps(_encode(args)), str(value), now, now],
+    )
+    return bool(cursor.rowcount)
+
+
 def enqueue(log: Any, key: str, function: str, args: list[Any], value: int = 0) -> bool:
     """Queue a chain write under `key`; False if that key is already queued (or done)."""
     with log.db.atomic():
-        cursor = log.db.execute(
-            "INSERT OR IGNORE INTO outbox (key, function, args, value, status, attempts, created,"
-            " updated) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
-            [key, function, json.dumps(_encode(args)), str(value), time.time(), time.time()],
-        )
-    return bool(cursor.rowcount)
+        return _insert(log, key, function, args, value)
 
 
 def outbox_pending(log: Any) -> list[OutboxRow]:
@@ -221,11 +226,9 @@ def add_batch(
     root: str,
     round_digests: list[tuple[str, str]],
     evidence: tuple[int, int],
-    commit_key: str,
-    commit_args_of: Any,
 ) -> Batch:
-    """Store a new batch of (round id, result digest) and queue its commit, in one
-    transaction. `commit_args_of(index)` gives the commit call's arguments."""
+    """Store a new batch of (round id, result digest) and queue its commit (outbox key
+    `commit:<batch>`: `commit(batch, root, rounds)`), in one transaction."""
     with log.db.atomic():
         row = log.db.execute("SELECT coalesce(max(batch) + 1, 0) FROM batches").fetchone()
         index = int(row[0])
@@ -239,11 +242,8 @@ def add_batch(
             "INSERT INTO batch_rounds (round_id, batch, leaf, result_digest) VALUES (?, ?, ?, ?)",
             [(rid, index, i, d) for i, (rid, d) in enumerate(round_digests)],
         )
-        log.db.execute(
-            "INSERT OR IGNORE INTO outbox (key, function, args, value, status, attempts, created,"
-            " updated) VALUES (?, 'commit', ?, '0', 'pending', 0, ?, ?)",
-            [commit_key.format(index), json.dumps(_encode(commit_args_of(index))), now, now],
-        )
+        commit = [index, bytes.fromhex(root[2:]), len(round_digests)]
+        _insert(log, f"commit:{index}", "commit", commit, 0)
     return Batch(index, root, len(round_digests), now, evidence[0], evidence[1], None, None, None)
 
 

@@ -119,17 +119,10 @@ class Batcher:
         def store(db: Any) -> Batch:
             before = batches(db)
             first = before[-1].last_evidence if before else 0
-            return add_batch(
-                db,
-                "0x" + root.hex(),
-                take,
-                (first, last_evidence(db)),
-                "commit:{}",
-                lambda index: [index, root, len(take)],
-            )
+            return add_batch(db, "0x" + root.hex(), take, (first, last_evidence(db)))
 
-        batch = await self.journal.read(store)
-        await self.outbox.put(f"commit:{batch.batch}", "commit", [batch.batch, root, len(take)])
+        batch = await self.journal.read(store)  # its commit is queued with it
+        self.outbox.wake()
         log.info("batch %d: %d rounds, root %s", batch.batch, len(take), batch.root)
         return batch
 
@@ -193,14 +186,15 @@ class Batcher:
                 "; ".join(f"{a}: {e}" for a, e in gathered.failures().items()),
             )
             return False
-        chosen = [signatures[a] for a in settlement.participants if a in signatures][:need]
+        signers = [a for a in settlement.participants if a in signatures][:need]
         record = {
             "participants": list(settlement.participants),
             "changes": [[n, str(d)] for n, d in settlement.changes],
             "slashes": [[s.node, s.kind, "0x" + s.evidence.hex()] for s in settlement.slashes],
-            "signers": [a for a in settlement.participants if a in signatures][:need],
+            "signers": signers,
         }
-        await self.outbox.put(f"settle:{batch.batch}", "settle", settlement.call_args(chosen))
+        args = settlement.call_args([signatures[a] for a in signers])
+        await self.outbox.put(f"settle:{batch.batch}", "settle", args)
         await self.journal.read(lambda db: update_batch(db, batch.batch, settlement=record))
         log.info(
             "batch %d: settlement signed by %d of %d",

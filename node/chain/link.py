@@ -48,7 +48,6 @@ class ChainLink:
     chain: Chain
     outbox: Outbox
     batcher: Batcher
-    embedded: EmbeddedChain | None = None
     tasks: list["asyncio.Task[None]"] = field(default_factory=list)
 
     async def stop(self) -> None:
@@ -60,7 +59,7 @@ class ChainLink:
         self.tasks = []
 
 
-async def _connect(config: NodeConfig, journal: Journal, embedded: EmbeddedChain | None) -> Chain:
+async def _connect(config: NodeConfig, journal: Journal) -> Chain:
     settings = config.chain
     memo = Path(str(journal.path) + ".chain.json")
     w3 = AsyncWeb3(AsyncHTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
@@ -96,7 +95,7 @@ async def open_chain(
         return None
     try:
         if settings.rpc_url:
-            chain = await _connect(config, journal, embedded)
+            chain = await _connect(config, journal)
         else:
             if embedded is None:
                 embedded = await EmbeddedChain.start()
@@ -108,7 +107,7 @@ async def open_chain(
     outbox = Outbox(chain, account, journal, settings.confirmations, settings.retry_seconds)
     batcher = Batcher(chain, outbox, account, journal, peers, settings, cosign_timeout)
     outbox.on_done = batcher.on_done
-    link = ChainLink(chain, outbox, batcher, embedded)
+    link = ChainLink(chain, outbox, batcher)
     link.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
     try:
         await join(chain, outbox, account, url, model, settings.stake_wei, settings.start_timeout)

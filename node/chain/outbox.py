@@ -24,6 +24,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from contracts.client import Chain, ChainRefused, ChainUnavailable
@@ -58,13 +59,15 @@ class Outbox:
         self.on_done = on_done
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self.sent = 0
-        """Transactions broadcast (re-broadcasts included), for tests."""
 
     async def put(self, key: str, function: str, args: list[Any], value: int = 0) -> bool:
         added: bool = await self.journal.read(lambda db: enqueue(db, key, function, args, value))
-        self._wake.set()
+        self.wake()
         return added
+
+    def wake(self) -> None:
+        """Drain now: a row was queued (here or with another write of the log)."""
+        self._wake.set()
 
     async def row(self, key: str) -> OutboxRow | None:
         return await self.journal.read(lambda db: outbox_row(db, key))
@@ -126,11 +129,12 @@ class Outbox:
             if status == "failed":
                 log.error("chain write %s refused by the contract: %s", row.key, exc)
             return True
+        sent = replace(row, status="sent", tx_hash=tx_hash, raw_tx=raw, nonce=nonce)
         await self._update(
             row, status="sent", tx_hash=tx_hash, raw_tx=raw, nonce=nonce, attempts=row.attempts + 1
         )
         await self._broadcast(raw)
-        return await self._follow(await self._reload(row))
+        return await self._follow(sent)
 
     async def _follow(self, row: OutboxRow) -> bool:
         assert row.tx_hash is not None and row.raw_tx is not None and row.nonce is not None
@@ -157,7 +161,6 @@ class Outbox:
     async def _broadcast(self, raw: bytes) -> None:
         try:
             await self.chain.send_raw(raw)
-            self.sent += 1
         except ChainUnavailable as exc:
             text = str(exc).lower()
             if any(
@@ -168,8 +171,3 @@ class Outbox:
 
     async def _update(self, row: OutboxRow, **fields: Any) -> None:
         await self.journal.read(lambda db: update_outbox(db, row.id, **fields))
-
-    async def _reload(self, row: OutboxRow) -> OutboxRow:
-        fresh = await self.row(row.key)
-        assert fresh is not None
-        return fresh

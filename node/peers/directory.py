@@ -67,13 +67,11 @@ class Directory:
 
     def set_remotes(self, peers: Sequence[tuple[str, str]]) -> None:
         """Replace the remote peers with (address, url) pairs (this node's own is skipped)."""
-        self.remotes = [
-            RemotePeer(a, u, self.client) for a, u in peers if a.lower() != self.address.lower()
-        ]
+        self.update_remotes([(a, u, None) for a, u in peers])
 
     def update_remotes(self, peers: Sequence[tuple[str, str, str | None]]) -> None:
-        """Make the remote peers exactly (address, url, model) (from the chain's registry),
-        keeping what is known of a peer whose address and url are unchanged."""
+        """Make the remote peers exactly (address, url, model) (model None: not known
+        yet), keeping what is known of a peer whose address and url are unchanged."""
         known = {(p.address.lower(), p.url): p for p in self.remotes}
         remotes = []
         for address, url, model in peers:
@@ -84,7 +82,7 @@ class Directory:
             remotes.append(peer)
         added = {p.address for p in remotes} - {p.address for p in self.remotes}
         if added:
-            log.info("peers from the registry: %s", ", ".join(sorted(added)))
+            log.info("new peers: %s", ", ".join(sorted(added)))
         self.remotes = remotes
 
     def get(self, address: str) -> Peer | None:

@@ -8,8 +8,11 @@ loopback, the consensus logs. The engine is the scripted stand-in.
 
 from typing import Any
 
+import aiohttp
+
 from contracts.settlement import SCALE
 from node.serve import PATHS
+from reputation.chainlog import batches
 from reputation.envelope import sign_envelope
 from reputation.result import SwarmReply
 from tests.node.round.test_branches import nodes, text
@@ -96,21 +99,13 @@ async def test_a_failed_verification_costs_reputation_and_stake(scripted_swarm, 
 
 async def cosign_request(s: Any, change: Any = None, batch: int = 0) -> dict[str, Any]:
     link = s.nodes[0].ctx.chain
-    (b,) = [x for x in await link.batcher.journal.read(_batches) if x.batch == batch]
+    (b,) = [x for x in await link.batcher.journal.read(batches) if x.batch == batch]
     _, request = await link.batcher.settlement(b)
     payload = change(dict(request["payload"])) if change else request["payload"]
     return sign_envelope(s.nodes[0].ctx.account, "settle_request", None, payload)
 
 
-def _batches(db: Any) -> Any:
-    from reputation.chainlog import batches
-
-    return batches(db)
-
-
 async def ask_to_cosign(s: Any, node: int, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    import aiohttp
-
     async with (
         aiohttp.ClientSession() as session,
         session.post(s.nodes[node].url + PATHS["cosign"], json=request) as resp,
