@@ -114,21 +114,28 @@ class Anvil:
 async def deploy_on(rpc_url: str, params: ChainParams | None = None) -> Deployment:
     """Deploy the contract on a dev chain from `DEV_KEY`."""
     params = params or ChainParams()
-    w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url))
-    address = await deploy(
-        w3,
-        Account.from_key(DEV_KEY),
-        params.min_stake,
-        params.unbonding_delay,
-        params.initial_reputation,
-        params.slash_bps,
-    )
-    return Deployment(rpc_url, int(await w3.eth.chain_id), address)
+    provider = AsyncHTTPProvider(rpc_url)
+    w3 = AsyncWeb3(provider)
+    try:
+        address = await deploy(
+            w3,
+            Account.from_key(DEV_KEY),
+            params.min_stake,
+            params.unbonding_delay,
+            params.initial_reputation,
+            params.slash_bps,
+        )
+        return Deployment(rpc_url, int(await w3.eth.chain_id), address)
+    finally:
+        await provider.disconnect()
 
 
 async def fund(rpc_url: str, address: str, wei: int) -> None:
     """Set `address`'s balance on a dev chain (anvil's `anvil_setBalance`)."""
-    w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url))
-    response = await w3.provider.make_request("anvil_setBalance", [address, hex(wei)])
+    provider = AsyncHTTPProvider(rpc_url)
+    try:
+        response = await provider.make_request("anvil_setBalance", [address, hex(wei)])
+    finally:
+        await provider.disconnect()
     if "error" in response:
         raise ChainError(f"cannot fund {address}: {response['error']}")

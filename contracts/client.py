@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils import ValidationError, to_checksum_address
-from web3 import AsyncWeb3
+from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import ContractLogicError, Web3Exception
 
 from contracts.artifacts import load
@@ -119,6 +119,22 @@ class Chain:
             raise ChainError(f"no contract at {contract} on chain {chain_id}")
         return cls(w3, contract, int(chain_id))
 
+    @classmethod
+    async def at(cls, rpc_url: str, contract: str, timeout: float = 10.0) -> "Chain":
+        """The contract on the chain at an HTTP RPC URL (the provider is closed again
+        when that fails)."""
+        w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        try:
+            return await cls.connect(w3, contract)
+        except BaseException:
+            await w3.provider.disconnect()
+            raise
+
+    async def close(self) -> None:
+        """Close the HTTP provider's sessions (an in-process provider has none)."""
+        if isinstance(self.w3.provider, AsyncHTTPProvider):
+            await self.w3.provider.disconnect()
+
     async def call(self, function: str, *args: Any) -> Any:
         return await _guard(getattr(self.contract.functions, function)(*args).call())
 
@@ -134,6 +150,10 @@ class Chain:
                 break
             out.extend(Member(*m) for m in page)
         return out
+
+    async def active(self, node: str) -> bool:
+        """Registered with at least the minimum bonded stake: whose signatures count."""
+        return bool(await self.call("active", to_checksum_address(node)))
 
     async def min_stake(self) -> int:
         """The contract's minimum stake (set at deployment, so read once)."""

@@ -13,7 +13,11 @@ Every `period` seconds the batcher
    participants are asked to co-sign (`node.serve.cosign`); with a quorum of
    signatures (this node's own included) the settlement is queued in the
    outbox. A batch that changes nothing is marked settled without a transaction.
-   Without a quorum it is tried again at the next tick.
+   Without a quorum it is tried again at the next tick. Only participants that
+   are active on chain now (staked at least the minimum) sign, since the contract
+   counts no other signature: a participant slashed below the minimum by an
+   earlier settlement no longer helps a batch settle, and a batch with fewer
+   active participants than its quorum waits until enough of them top up.
 
 The outbox reports mined writes back (`on_done`), so a batch records the blocks
 its commit and settlement went into.
@@ -158,9 +162,25 @@ class Batcher:
                 lambda db: update_batch(db, batch.batch, settlement={"empty": True})
             )
             return True
+        need = quorum(len(settlement.participants))
+        staked = await asyncio.gather(*(self.chain.active(p) for p in settlement.participants))
+        active = [p for p, ok in zip(settlement.participants, staked, strict=True) if ok]
+        if len(active) < need:
+            log.warning(
+                "batch %d: %d of its %d participants are staked, %d must sign; waiting",
+                batch.batch,
+                len(active),
+                len(settlement.participants),
+                need,
+            )
+            return False
         own = self.account.address
-        signatures = {own: sign(self.account, settlement, self.chain.chain_id, self.chain.address)}
-        others = [p for p in settlement.participants if p.lower() != own.lower()]
+        signatures = {}
+        if own.lower() in {a.lower() for a in active}:
+            signatures[own] = sign(
+                self.account, settlement, self.chain.chain_id, self.chain.address
+            )
+        others = [p for p in active if p.lower() != own.lower()]
 
         def read(address: str, reply: Any) -> bytes:
             if recover_sender(reply).lower() != address.lower():
@@ -176,7 +196,6 @@ class Batcher:
             self.peers, COSIGN_PATH, {a: request for a in others}, self.cosign_timeout, read
         )
         signatures.update(gathered.replies)
-        need = quorum(len(settlement.participants))
         if len(signatures) < need:
             log.warning(
                 "batch %d: %d of %d signatures needed (%s); trying again later",

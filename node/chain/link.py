@@ -57,6 +57,7 @@ class ChainLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.tasks = []
+        await self.chain.close()
 
 
 async def _connect(config: NodeConfig, journal: Journal) -> Chain:

@@ -112,8 +112,6 @@ async def _node(config_path: Path) -> tuple[Any, Any, Any, Any]:
     """(config, account, chain, journal) of the node the config names."""
     import os
 
-    from web3 import AsyncHTTPProvider, AsyncWeb3
-
     from contracts.client import Chain
     from node.config import load_config
     from node.errors import ConfigError
@@ -129,8 +127,7 @@ async def _node(config_path: Path) -> tuple[Any, Any, Any, Any]:
     account = load_keystore(
         config.identity.keystore, os.environ.get(config.identity.password_env, "")
     )
-    w3 = AsyncWeb3(AsyncHTTPProvider(config.chain.rpc_url, request_kwargs={"timeout": 10}))
-    chain = await Chain.connect(w3, config.chain.contract)
+    chain = await Chain.at(config.chain.rpc_url, config.chain.contract)
     journal = await Journal.open(config.log_path)
     return config, account, chain, journal
 
@@ -146,6 +143,7 @@ async def _status(config_path: Path) -> dict[str, Any]:
         on_chain = await chain.batches(account.address)
     finally:
         await journal.close()
+        await chain.close()
     return {
         "node": account.address,
         "contract": chain.address,
@@ -201,6 +199,7 @@ async def _write(config_path: Path, key: str, function: str, args: list[Any], va
         row = await outbox.wait(key, config.chain.start_timeout)
     finally:
         await journal.close()
+        await chain.close()
     if row.status == "failed":
         from contracts.client import ChainRefused
 

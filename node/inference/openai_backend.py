@@ -9,6 +9,15 @@ teacher-forced check uses `/tokenize` (the chat prompt as ids), `/v1/completions
 with the ids and `prompt_logprobs=20`, and `/detokenize`. A server that lacks
 these is refused with a clear `BackendError` rather than used half-way.
 
+vLLM's `/detokenize` keeps special tokens (`<|im_end|>` reads as itself), while a
+generation's text skips them. So the end-of-turn token is found at start from
+the chat template: `/tokenize` of a conversation whose assistant turn is closed,
+against the same turn left open (`continue_final_message`); the first token the
+template adds after the assistant's content is the one a chat generation stops
+on. A claim's tokens that end with it are "stopped", and its text is read from
+the tokens before it. (A token that detokenizes to nothing on its own also
+counts as a stop: older servers skip special tokens there.)
+
 The vocabulary size, which the coordinator checks answers' token ids against,
 is found at start by asking the server to read one-token prompts: vLLM refuses
 an id outside its vocabulary with a 400 before any work, so a doubling search
@@ -42,6 +51,7 @@ class OpenAIBackend:
         self.model_id = model_id
         self._served = served
         self.vocab_size = 0
+        self.stop_ids: frozenset[int] = frozenset()
 
     @classmethod
     async def create(
@@ -58,6 +68,7 @@ class OpenAIBackend:
                 served = str(models["data"][0]["id"])
             backend = cls(session, base_url, served_name or served, served)
             backend.vocab_size = await backend._find_vocab_size()
+            backend.stop_ids = await backend._find_stop_ids()
         except BaseException:
             await session.close()
             raise
@@ -88,6 +99,14 @@ class OpenAIBackend:
             middle = (low + high) // 2
             low, high = (middle, high) if await self._accepts(middle) else (low, middle)
         return high
+
+    async def _find_stop_ids(self) -> frozenset[int]:
+        turn = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+        open_turn = await self._render(turn, prefill=True)
+        closed = await self._tokenize(turn, generation_prompt=False, continue_final=False)
+        if len(closed) <= len(open_turn) or closed[: len(open_turn)] != open_turn:
+            raise BackendError("cannot find the end-of-turn token from the chat template")
+        return frozenset({closed[len(open_turn)]})
 
     @staticmethod
     async def _get(session: aiohttp.ClientSession, url: str) -> Any:
@@ -135,12 +154,17 @@ class OpenAIBackend:
         return Generation(text, [int(t) for t in token_ids], str(choice.get("finish_reason")))
 
     async def _render(self, messages: Chat, prefill: bool) -> list[int]:
+        return await self._tokenize(messages, generation_prompt=not prefill, continue_final=prefill)
+
+    async def _tokenize(
+        self, messages: Chat, generation_prompt: bool, continue_final: bool
+    ) -> list[int]:
         rendered = await self._post(
             self._root + "/tokenize",
             {
                 "messages": [dict(m) for m in messages],
-                "add_generation_prompt": not prefill,
-                "continue_final_message": prefill,
+                "add_generation_prompt": generation_prompt,
+                "continue_final_message": continue_final,
             },
         )
         try:
@@ -193,9 +217,10 @@ class OpenAIBackend:
                 )
         except (KeyError, IndexError, TypeError) as exc:
             raise BackendError("the server returned no prompt logprobs (needs vLLM)") from exc
-        text = await self._detokenize(token_ids)
-        # A special token (end of sequence) detokenizes to nothing on its own.
-        stopped = await self._detokenize(token_ids[-1:]) == ""
+        last = token_ids[-1]
+        stopped = last in self.stop_ids or await self._detokenize([last]) == ""
+        body = token_ids[:-1] if stopped else token_ids
+        text = await self._detokenize(body) if body else ""
         return Forced(text, scores, stopped, self.vocab_size)
 
     async def close(self) -> None:

@@ -87,13 +87,15 @@ async def world(substitutes: dict, vllm_server) -> dict:
     }
 
 
-def claim(i: int, row: dict[str, Any], node: str = "C", round_id: str = "") -> Claim:
+def claim(
+    i: int, row: dict[str, Any], node: str = "C", round_id: str = "", prompts: list[str] = PROMPTS
+) -> Claim:
     return Claim(
         key=f"{node}:{round_id}:{i}:{digest(row['text'])}",
         node=node,
         round_id=round_id or f"round-{i}",
-        prompt_hash=digest(user(PROMPTS[i])),
-        messages=user(PROMPTS[i]),
+        prompt_hash=digest(user(prompts[i])),
+        messages=user(prompts[i]),
         text=row["text"],
         token_ids=row["token_ids"],
         model="smollm2-135m",
@@ -125,6 +127,25 @@ async def test_honest_claims_pass(world: dict, verifiers) -> None:
     for c in sampled:  # the server's top log-probabilities reach the sampling check
         evidence = (await tf.verify(c)).evidence
         assert evidence["gap_excess"] <= evidence["gap_limit"]
+
+
+SHORT = ["Answer in one word: what colour is grass?", "Say hello."]
+
+
+async def test_answers_that_stop_pass_and_a_hidden_last_token_fails(vllm_server, verifiers) -> None:
+    """An answer that ends before max_tokens ends with the end-of-turn token, which
+    its text does not show; any other last token must be in the text."""
+    tf, rex = verifiers
+    convs = [user(p) for p in SHORT]
+    rows = await generate_all(vllm_server.base_url, convs, SamplingSpec(0.7, 0.95, 7, MAX))
+    assert all(len(r["token_ids"]) < MAX for r in rows)  # both stopped
+    honest = [claim(i, r, prompts=SHORT) for i, r in enumerate(rows)]
+    assert await passed(tf, honest) == [True] * 2
+    assert await passed(rex, honest) == [True] * 2
+    hidden = []  # an ordinary token ("\n") in place of the end of turn, left out of the text
+    for i, r in enumerate(rows):
+        hidden.append(claim(i, dict(r, token_ids=[*r["token_ids"][:-1], 198]), prompts=SHORT))
+    assert await passed(tf, hidden) == [False] * 2
 
 
 async def test_another_precision_passes(world: dict, verifiers) -> None:

@@ -55,6 +55,7 @@ async def test_writes_queued_while_anvil_is_down_arrive_once_after_it_restarts(
             assert row is not None and row.status == "done"
         committed = await chain.events("Committed")
         assert sorted(e["args"]["batch"] for e in committed) == [0, 1, 2]  # once each
+        await chain.close()
     finally:
         await journal.close()
         anvil.stop()

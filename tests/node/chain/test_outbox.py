@@ -53,11 +53,12 @@ def dead_chain(chain: Chain) -> Chain:
 async def test_writes_wait_while_the_rpc_is_down_and_go_out_once_it_is_back(setup) -> None:
     _, chain, journal, account = setup
     outbox = await registered(chain, journal, account)
-    outbox.chain = dead_chain(chain)
+    outbox.chain = dead = dead_chain(chain)
     assert await outbox.put("commit:0", "commit", [0, ROOT, 2])
     assert not await outbox.put("commit:0", "commit", [0, ROOT, 2])  # one write per key
     with pytest.raises(Exception, match="unavailable"):
         await outbox.drain()
+    await dead.close()
     row = await outbox.row("commit:0")
     assert row is not None and row.status == "pending"
     outbox.chain = chain  # the RPC is back

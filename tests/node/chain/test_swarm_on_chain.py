@@ -95,6 +95,14 @@ async def test_a_failed_verification_costs_reputation_and_stake(scripted_swarm, 
         assert cheat.stake == 10**18 * 9 // 10
         (slash,) = await chain.events("Slashed")
         assert slash["args"]["node"] == s.address(1) and slash["args"]["kind"] == 2
+        # below the minimum stake now: the next batch settles without its signature
+        assert not await chain.active(s.address(1))
+        status, body = await s.ask("Where do hills rise?")
+        assert status == 200, body
+        await settle_all(s)
+        assert await chain.settled(s.address(0), 1)
+        (batch,) = [b for b in await s.nodes[0].ctx.journal.read(batches) if b.batch == 1]
+        assert batch.settlement is not None and s.address(1) not in batch.settlement["signers"]
 
 
 async def cosign_request(s: Any, change: Any = None, batch: int = 0) -> dict[str, Any]:
