@@ -4,10 +4,11 @@ Deploys the committed artifact on web3's in-process py-evm chain (gas is the
 EVM's, the same on any chain at the same fork), registers `--nodes` nodes, and
 measures each write's `gasUsed`: registration, a stake change (stake more, ask to
 unstake), a batch's Merkle commitment, and a batch's settlement. A settlement is
-what `node.chain.batches` sends: the placeholder rule's reputation changes for
-the batch's winners, signed by a quorum (a majority) of the participants. In a
-swarm of N nodes a batch of B rounds changes the reputation of up to min(B, N)
-winners (drawn round-robin here, the worst case for a batch).
+what `node.chain.batches` sends: the reputation rules' changes
+(`reputation.rules`: every answering author and every judge of a round gains or
+loses points), signed by a quorum (a majority) of the participants. So a batch
+changes the reputation of every node that took part in any of its rounds: all N
+here, at every batch size (the worst case).
 
 Per round amortized at batch size B = (commit + settlement) / B; registration
 and stake changes are once per node, not per round.
@@ -56,10 +57,7 @@ async def measure(n: int) -> dict[str, Any]:
         digests = ["0x" + bytes([index, i % 256, i // 256] + [9] * 29).hex() for i in range(size)]
         root = merkle.root(digests)
         commits[size] = await send(chain, coordinator, "commit", [index, root, size])
-        winners = [nodes[r % n].address for r in range(size)]
-        changes = {w: 0 for w in winners}
-        for w in winners:
-            changes[w] += SCALE
+        changes = {a.address: (-1) ** i * (SCALE // 3) for i, a in enumerate(nodes)}
         settlement = Settlement(
             coordinator.address,
             index,

@@ -1,15 +1,17 @@
-"""What a committed batch of rounds changes on chain: the placeholder rule (pure).
+"""What a committed batch of rounds changes on chain (pure).
 
-The rule (the reputation rules proper come with proof-of-capability):
+Each round's points come from the reputation rules (`reputation.rules.round_points`:
+answer placement, judging agreement, −20 for an author whose candidate failed
+verification); a sender caught equivocating (a pair of its signed messages under
+one key, `reputation.evidence`) gets `reputation.rules.PENALTY` too. A node's
+change is the sum of its points over the batch, as a fixed-point integer.
+Slashes, at most one per node and kind in a batch:
 
-- each round's winner's authors gain +1 reputation, unless the winner failed
-  verification;
-- every author of a candidate whose verification failed loses 10 and is slashed
-  once per batch for it (kind `FAILED_VERIFICATION`); the evidence is the digest
-  of the round's signed result, which holds the verifiers' signed votes;
-- a sender caught equivocating (a pair of its signed messages under one key,
-  `reputation.evidence`) loses 10 and is slashed (kind `EQUIVOCATION`); the
-  evidence is the digest of the pair [first, second].
+- every author of a candidate whose verification failed (kind
+  `FAILED_VERIFICATION`); the evidence is the digest of the round's signed
+  result, which holds the verifiers' signed votes;
+- every equivocator (kind `EQUIVOCATION`); the evidence is the digest of the pair
+  [first, second].
 
 The batch's participants are everyone a result names (coordinator, authors,
 judges, verifiers) and every equivocator; a quorum of them must sign
@@ -23,14 +25,13 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from contracts.settlement import EQUIVOCATION, FAILED_VERIFICATION, SCALE, Settlement, Slash
+from contracts.settlement import EQUIVOCATION, FAILED_VERIFICATION, Settlement, Slash
 from reputation.envelope import digest
 from reputation.result import SwarmResult
+from reputation.rules import PENALTY, points_fixed, round_points
 
-__all__ = ["MAX_PARTICIPANTS", "MAX_SLASHES", "PENALTY", "WIN", "participants", "settle_batch"]
+__all__ = ["MAX_PARTICIPANTS", "MAX_SLASHES", "participants", "settle_batch"]
 
-WIN = SCALE
-PENALTY = -10 * SCALE
 MAX_PARTICIPANTS = 64
 MAX_SLASHES = 16
 """The contract's bounds on one settlement."""
@@ -55,26 +56,25 @@ def settle_batch(
 ) -> Settlement:
     """The settlement of a batch of (signed result digest, result) and of
     (equivocator, first, second) evidence."""
-    deltas: dict[str, int] = defaultdict(int)
+    points: dict[str, float] = defaultdict(float)
     slashes: dict[tuple[str, int], bytes] = {}
     nodes: set[str] = set()
     for result_digest, result in results:
         nodes |= participants(result)
-        by_candidate = {c.candidate: c for c in result.candidates}
+        for node, value in round_points(result).items():
+            points[to_checksum_address(node)] += value
         failed = {o.candidate for o in result.verification if o.status == "failed"}
-        if result.winner.candidate not in failed:
-            for author in by_candidate[result.winner.candidate].nodes:
-                deltas[to_checksum_address(author)] += WIN
-        for index in sorted(failed):
-            for author in by_candidate[index].nodes:
-                node = to_checksum_address(author)
-                deltas[node] += PENALTY
-                slashes.setdefault((node, FAILED_VERIFICATION), _bytes(result_digest))
+        for candidate in result.candidates:
+            if candidate.candidate in failed:
+                for author in candidate.nodes:
+                    node = to_checksum_address(author)
+                    slashes.setdefault((node, FAILED_VERIFICATION), _bytes(result_digest))
     for sender, first, second in equivocations:
         node = to_checksum_address(sender)
         nodes.add(node)
-        deltas[node] += PENALTY
+        points[node] += PENALTY
         slashes.setdefault((node, EQUIVOCATION), _bytes(digest([first, second])))
+    deltas = {n: points_fixed(p) for n, p in points.items()}
     if len(nodes) > MAX_PARTICIPANTS:
         raise ValueError(f"a batch may have at most {MAX_PARTICIPANTS} participants")
     chosen = sorted(slashes.items())[:MAX_SLASHES]

@@ -7,7 +7,7 @@ Every `period` seconds the batcher
    old: the Merkle root of their signed result digests (`contracts.merkle`), in the
    order the rounds were created, is stored with the batch and its commit queued
    in the outbox, in one transaction;
-2. settles each committed batch: the placeholder rule (`reputation.batch_rule`)
+2. settles each committed batch: the reputation rules (`reputation.batch_rule`)
    gives the reputation changes and slashes of its results and of the
    equivocation evidence logged since the batch before; the batch's other
    participants are asked to co-sign (`node.serve.cosign`); with a quorum of

@@ -15,9 +15,19 @@ from node.serve import PATHS
 from reputation.chainlog import batches
 from reputation.envelope import sign_envelope
 from reputation.result import SwarmReply
+from reputation.rules import JUDGE_WEIGHT, PENALTY, points_fixed, round_points
 from tests.node.round.test_branches import nodes, text
 
 CHAIN = {"chain": {"batch_rounds": 2, "batch_seconds": 3600}}
+
+
+def earned(replies: list[SwarmReply]) -> dict[str, int]:
+    """Each node's change on chain by the reputation rules, summed over the rounds."""
+    points: dict[str, float] = {}
+    for reply in replies:
+        for node, value in round_points(reply).items():
+            points[node] = points.get(node, 0.0) + value
+    return {node: points_fixed(value) for node, value in points.items()}
 
 
 async def settle_all(s: Any) -> None:
@@ -70,16 +80,16 @@ async def test_rounds_are_committed_settled_and_provable_on_chain(scripted_swarm
             digest = bytes.fromhex(c["result_digest"][2:])
             assert await chain.proves(s.address(0), 0, digest, proof)
             assert not await chain.proves(s.address(0), 0, b"\1" * 32, proof)
-        # the placeholder rule's changes arrived once, signed by a quorum
+        # the rules' changes arrived once, signed by a quorum
         assert await chain.settled(s.address(0), 0)
-        wins = [r.winner.node for r in replies]
+        expected = earned(replies)
         for i in range(4):
             member = await chain.member(s.address(i))
-            assert member.reputation == SCALE + SCALE * wins.count(s.address(i))
+            assert member.reputation == SCALE + expected.get(s.address(i), 0)
         row = await link.outbox.row("settle:0")
         assert row is not None and row.status == "done"
         events = await chain.events("ReputationChanged")
-        assert len(events) == len(set(wins))
+        assert len(events) == len([d for d in expected.values() if d])
 
 
 async def test_a_failed_verification_costs_reputation_and_stake(scripted_swarm, model) -> None:
@@ -91,7 +101,9 @@ async def test_a_failed_verification_costs_reputation_and_stake(scripted_swarm, 
         await settle_all(s)
         chain = s.nodes[0].ctx.chain.chain
         cheat = await chain.member(s.address(1))
-        assert cheat.reputation == SCALE - 10 * SCALE
+        reply = SwarmReply.model_validate(body["swarm"])
+        assert cheat.reputation == SCALE + earned([reply])[s.address(1)]
+        assert earned([reply])[s.address(1)] <= points_fixed(PENALTY + JUDGE_WEIGHT)
         assert cheat.stake == 10**18 * 9 // 10
         (slash,) = await chain.events("Slashed")
         assert slash["args"]["node"] == s.address(1) and slash["args"]["kind"] == 2
