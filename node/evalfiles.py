@@ -4,10 +4,13 @@ Judgments CSV: subset, pair_id, gold (1|2), judge, strategy, verdict_original,
 verdict_swapped; a verdict is 1, 2, 0 (tie) or blank (none). Answers CSV:
 question_id, category, gold, then one column per member; answers are compared
 after trimming, blank = no answer. `subset` / `category` become the categories
-that reputation is kept per. Any defect is a `BadRequest` naming the line.
+that reputation is kept per. Pairs JSONL (`read_instructions`): one JSON object
+a line with at least `pair_id` and `input` (the instruction), for inferring topics.
+Any defect is a `BadRequest` naming the line.
 """
 
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import numpy as np
 from node.errors import BadRequest
 from ranking.tables import AnswerTable, JudgmentTable
 
-__all__ = ["read_answers", "read_judgments"]
+__all__ = ["read_answers", "read_instructions", "read_judgments"]
 
 JUDGMENT_COLUMNS = ("subset", "pair_id", "gold", "judge", "verdict_original", "verdict_swapped")
 ANSWER_COLUMNS = ("question_id", "category", "gold")
@@ -128,3 +131,31 @@ def read_answers(path: Path) -> AnswerTable:
         members=members,
         answers=np.array(codes, dtype=np.intp),
     )
+
+
+def read_instructions(path: Path, pair_ids: list[str]) -> list[str]:
+    """The instruction of each of `pair_ids`, from a pairs JSONL file."""
+    found: dict[str, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"cannot read {path}: {exc}", code="invalid_eval_file") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise _bad(path, number, f"not JSON ({exc})") from exc
+        if not isinstance(row, dict) or not isinstance(row.get("pair_id"), str):
+            raise _bad(path, number, "needs an object with a string pair_id")
+        if not isinstance(row.get("input"), str):
+            raise _bad(path, number, "needs a string input (the instruction)")
+        found[row["pair_id"]] = row["input"]
+    missing = [p for p in pair_ids if p not in found]
+    if missing:
+        raise BadRequest(
+            f"{path}: no instruction for {len(missing)} judged pair(s), e.g. {missing[0]}",
+            code="invalid_eval_file",
+        )
+    return [found[p] for p in pair_ids]

@@ -15,7 +15,11 @@ order it was shown) enters as a soft outcome. Methods:
   output on the calibration split, kept per (judge, category), since a judge
   can be good at one kind of pair and reliably wrong on another.
 - `swarm_one_category`: as `swarm`, with one reputation per judge over all
-  categories (what the node does when queries carry no category).
+  categories.
+- `swarm_inferred_topic` (with `topics`, one inferred topic per pair, e.g. from
+  the pairs' instruction texts by `reputation.topics`): as `swarm`, with
+  reputation per (judge, inferred topic) instead of the file's category: what a
+  node does when queries carry no category.
 - `best_single_hindsight`: the single judge with the best accuracy on the
   scored pairs, chosen with their gold labels (a reference, not a method).
 
@@ -34,6 +38,7 @@ from ranking.bt import bt_fit_batch
 from ranking.calibration import DEFAULT_ROTATIONS, calibration_note, rotations, smoothed_rate
 from ranking.crowd import Verdicts, crowd_bt_fit, reliability_prior
 from ranking.tables import InvalidTable, JudgmentTable
+from reputation.rules import SHRINK
 
 __all__ = ["BT_PRIOR", "EvalReport", "evaluate_judgments"]
 
@@ -94,16 +99,28 @@ def _fixed_methods(t: JudgmentTable) -> dict[str, Floats]:
     return out
 
 
-def _judge_records(t: JudgmentTable, rows: NDArray[np.bool_], n_cat: int) -> tuple[Floats, Floats]:
-    """Agreement with the gold output per (judge, category), from verdicts in `rows`."""
+def _judge_records(
+    t: JudgmentTable, rows: NDArray[np.bool_], n_cat: int, category: NDArray[np.intp] | None = None
+) -> tuple[Floats, Floats]:
+    """Agreement with the gold output per (judge, category), from verdicts in `rows`
+    (`category`: per pair, the file's categories unless given)."""
     support = _support_for_first_output(t)
     agree = np.where(t.gold[t.pair] == 0, support, 1.0 - support)
-    key = t.judge * n_cat + t.category[t.pair]
+    key = t.judge * n_cat + (t.category if category is None else category)[t.pair]
     size = len(t.judges) * n_cat
     return (
         np.bincount(key[rows], agree[rows], size).astype(np.float64),
         np.bincount(key[rows], 1.0 - agree[rows], size).astype(np.float64),
     )
+
+
+def _shrunk(agreed: Floats, disagreed: Floats, n_cat: int) -> tuple[Floats, Floats]:
+    """Per (judge, topic) records shrunk toward the judge's overall record by
+    `reputation.rules.SHRINK` pseudo-verdicts at its overall rate
+    (`reputation.rules.shrink` in counts): a thin topic reads as the judge overall."""
+    a, d = agreed.reshape(-1, n_cat), disagreed.reshape(-1, n_cat)
+    rate = smoothed_rate(a.sum(axis=1), (a + d).sum(axis=1))[:, None]
+    return (a + SHRINK * rate).ravel(), (d + SHRINK * (1 - rate)).ravel()
 
 
 def _swarm(
@@ -129,8 +146,10 @@ def evaluate_judgments(
     n_rotations: int = DEFAULT_ROTATIONS,
     seed: int = 0,
     progress: Progress | None = None,
+    topics: NDArray[np.intp] | None = None,
 ) -> EvalReport:
-    """Accuracy of each aggregation method on every pair, over calibration rotations."""
+    """Accuracy of each aggregation method on every pair, over calibration rotations
+    (`topics`: an inferred topic per pair, for `swarm_inferred_topic`)."""
     n, n_cat = len(t.pair_ids), len(t.category_names)
     if n == 0 or t.pair.size == 0:
         raise InvalidTable("no pairs with verdicts to score")
@@ -148,6 +167,11 @@ def evaluate_judgments(
         got["swarm"] = _swarm(t, scored_rows, key, agreed, disagreed)[scored].mean()
         flat = (agreed.reshape(-1, n_cat).sum(axis=1), disagreed.reshape(-1, n_cat).sum(axis=1))
         got["swarm_one_category"] = _swarm(t, scored_rows, t.judge, *flat)[scored].mean()
+        if topics is not None:
+            n_top = int(topics.max()) + 1
+            records = _shrunk(*_judge_records(t, cal_rows, n_top, topics), n_top)
+            by_topic = t.judge * n_top + topics[t.pair]
+            got["swarm_inferred_topic"] = _swarm(t, scored_rows, by_topic, *records)[scored].mean()
         rate = smoothed_rate(agreed, agreed + disagreed).reshape(len(t.judges), n_cat)
         best = rate.argmax(axis=0)[t.category]  # per pair: its category's best judge
         got["best_single_calibrated"] = per_judge[best, np.arange(n)][scored].mean()

@@ -36,16 +36,37 @@ def evaluate() -> None:
 @evaluate.command("judges")
 @click.argument("file", type=_FILE)
 @_rotations_option
+@click.option(
+    "--pairs",
+    type=_FILE,
+    help="The pairs' JSONL (pair_id, input): adds swarm_inferred_topic, with topics "
+    "inferred from the instructions instead of FILE's categories.",
+)
+@click.option(
+    "--topics",
+    type=click.IntRange(1, 1000),
+    help="Topics to infer with --pairs  [default: about sqrt(pairs / 8)]",
+)
 @json_option
 @domain_errors
-def eval_judges(file: Path, rotations: int, seed: int, as_json: bool) -> None:
+def eval_judges(
+    file: Path, rotations: int, seed: int, pairs: Path | None, topics: int | None, as_json: bool
+) -> None:
     """Aggregate many judges' verdicts per pair in FILE; accuracy per method."""
-    from node.evalfiles import read_judgments
+    from node.evalfiles import read_instructions, read_judgments
     from ranking.eval_judges import evaluate_judgments
+    from reputation.topics import TopicModel
 
     table = read_judgments(file)
+    inferred = None
     with console.status("evaluating") as status:
-        report = evaluate_judgments(table, rotations, seed, progress=status.update)
+        if pairs is not None:
+            status.update("inferring topics from the instructions")
+            texts = read_instructions(pairs, table.pair_ids)
+            inferred = TopicModel.fit(texts, topics, seed).assign(texts)
+        report = evaluate_judgments(table, rotations, seed, status.update, inferred)
+    if inferred is not None:
+        report.details["inferred_topics"] = int(inferred.max()) + 1
     _emit(file, report, as_json, unit="pairs")
 
 

@@ -76,3 +76,22 @@ def test_cli_bad_file_is_a_one_line_error(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["eval", "judges", str(path)])
     assert out.exit_code == 1
     assert "missing column" in out.output and "Traceback" not in out.output
+
+
+def test_cli_infers_topics_from_a_pairs_file_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    judged = str(DATA / "llmbar_excerpt.csv")
+    pairs = DATA / "llmbar_instructions_excerpt.jsonl"
+    out = CliRunner().invoke(
+        main, ["eval", "judges", judged, "--pairs", str(pairs), "--topics", "4", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    body = json.loads(out.stdout)
+    assert "swarm_inferred_topic" in body["methods"] and body["inferred_topics"] <= 4
+    short = tmp_path / "short.jsonl"
+    short.write_text("\n".join(pairs.read_text().splitlines()[:10]) + "\n")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"pair_id": "x", "input": "fine"}\n{"pair_id": 3}\n')
+    for path, message in [(short, "no instruction for 424"), (broken, "broken.jsonl:2:")]:
+        out = CliRunner().invoke(main, ["eval", "judges", judged, "--pairs", str(path)])
+        assert out.exit_code == 1 and message in out.output, out.output
+        assert "Traceback" not in out.output

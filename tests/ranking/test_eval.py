@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from node.evalfiles import read_answers, read_judgments
+from node.evalfiles import read_answers, read_instructions, read_judgments
 from ranking.calibration import calibration_folds, rotations
 from ranking.eval_answers import _Reputation, evaluate_answers
 from ranking.eval_judges import _judge_records, evaluate_judgments
+from reputation.topics import TopicModel
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -32,6 +33,18 @@ def test_swarm_beats_majority_and_the_best_judge_on_llmbar(judgments) -> None:
     assert m["swarm"] > m["majority"] + 0.1
     assert m["swarm"] > m["best_single_hindsight"]
     assert all(0 <= v <= 1 for v in m.values())
+
+
+def test_inferred_topics_stand_in_for_the_category_column(judgments) -> None:
+    texts = read_instructions(DATA / "llmbar_instructions_excerpt.jsonl", judgments.pair_ids)
+    topics = TopicModel.fit(texts, seed=0).assign(texts)
+    m = evaluate_judgments(judgments, topics=topics).methods
+    assert m["swarm_inferred_topic"] > m["majority"] + 0.1
+    # without the category column, no worse than one reputation per judge (on all of
+    # LLMBar it also beats the best judge: benchmarks/RESULTS.md)
+    assert m["swarm_inferred_topic"] >= m["swarm_one_category"]
+    one = evaluate_judgments(judgments, topics=np.zeros_like(topics)).methods
+    assert one["swarm_inferred_topic"] == pytest.approx(m["swarm_one_category"], abs=0.02)
 
 
 def test_swarm_beats_majority_and_its_best_member_on_mmlu_pro(answers) -> None:
