@@ -29,8 +29,10 @@ from node.journal import Journal
 from node.peers.directory import Directory
 from node.peers.local import LocalPeer
 from node.peers.transport import PeerClient
+from node.topics import rebuild_judges
 from reputation.log import ConsensusLog
-from reputation.records import RECORD_ROUNDS, JudgeBook
+from reputation.records import JudgeBook
+from reputation.topics import TopicModel
 from verification.index import CopyIndex
 
 __all__ = ["RunningNode", "start_node"]
@@ -62,9 +64,9 @@ class RunningNode:
         await self.ctx.journal.close()
 
 
-def _memory(log: ConsensusLog, copies: int) -> tuple[CopyIndex, JudgeBook]:
+def _memory(log: ConsensusLog, copies: int) -> tuple[CopyIndex, TopicModel | None, JudgeBook]:
     """What a node keeps in memory, rebuilt from its log (runs in the log's thread)."""
-    return load_copy_index(log, copies), JudgeBook.rebuilt(log.judge_history(RECORD_ROUNDS))
+    return load_copy_index(log, copies), *rebuild_judges(log)
 
 
 async def start_node(
@@ -80,14 +82,12 @@ async def start_node(
     runner: web.AppRunner | None = None
     try:
         size = config.verification.copy_index_size
-        copies, judges = await journal.read(lambda consensus: _memory(consensus, size))
+        copies, topics, judges = await journal.read(lambda consensus: _memory(consensus, size))
         speed = speed or await measure_speed(backend)
         client = await PeerClient.create(config.round.peer_concurrency)
         peers = Directory(account.address, client)
         peers.set_remotes([(p.address, p.url) for p in config.peers])
-        ctx = NodeContext(
-            config, account, backend, journal, peers, speed, copies=copies, judges=judges
-        )
+        ctx = NodeContext(config, account, backend, journal, peers, speed, copies, judges, topics)
         service = SwarmService(ctx)
         peers.local = LocalPeer(ctx.address, service.serve)
         runner = web.AppRunner(build_app(service), access_log=None)

@@ -12,6 +12,7 @@ from node.journal import Journal
 from node.metrics import NodeMetrics
 from node.peers.directory import Directory
 from reputation.records import JudgeBook
+from reputation.topics import TopicModel
 from verification.index import CopyIndex
 
 __all__ = ["NodeContext"]
@@ -32,6 +33,8 @@ class NodeContext:
     """LSH index of recent answers (`node.claims.load_copy_index` fills it from the log)."""
     judges: JudgeBook = field(default_factory=JudgeBook)
     """Judges' agreement with past rounds' consensus (rebuilt from the log at start)."""
+    topics: TopicModel | None = None
+    """Clusters of past prompts, for a query with no category (`node.topics`)."""
     metrics: NodeMetrics = field(default_factory=NodeMetrics)
     chain: Any = None
     """The node's `node.chain.link.ChainLink` once it is on its chain (None: chain off)."""

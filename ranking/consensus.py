@@ -25,7 +25,7 @@ import numpy as np
 
 from ranking.crowd import Verdicts, crowd_bt_fit, reliability_prior
 
-__all__ = ["RECORD_CAP", "JudgeRecord", "RoundRanking", "rank_round"]
+__all__ = ["RECORD_CAP", "SHRINK", "JudgeRecord", "RoundRanking", "rank_round", "shrunk"]
 
 RECORD_CAP = 40.0
 Z95 = 1.959964
@@ -44,6 +44,19 @@ class JudgeRecord:
             return self
         scale = RECORD_CAP / total
         return JudgeRecord(self.agreed * scale, self.disagreed * scale)
+
+
+SHRINK = 10.0
+"""Verdicts' worth of history a topic needs to weigh as much as a judge's overall record."""
+
+
+def shrunk(topic: JudgeRecord, overall: JudgeRecord, k: float = SHRINK) -> JudgeRecord:
+    """A judge's record in one topic plus `k` pseudo-verdicts at its overall (smoothed)
+    rate: the topic's own rate weighs n / (n + k) with n verdicts there, so a topic
+    with little history reads as the judge overall. (Plain arithmetic: the fields may
+    be numpy arrays, as in `ranking.eval_judges`.)"""
+    rate = (overall.agreed + 1.0) / (overall.agreed + overall.disagreed + 2.0)
+    return JudgeRecord(topic.agreed + k * rate, topic.disagreed + k * (1.0 - rate))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ credit. See `ranking.calibration` for the calibration split.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,9 +37,9 @@ from numpy.typing import NDArray
 from ranking.baselines import credit, ilsr_scores
 from ranking.bt import bt_fit_batch
 from ranking.calibration import DEFAULT_ROTATIONS, calibration_note, rotations, smoothed_rate
+from ranking.consensus import JudgeRecord, shrunk
 from ranking.crowd import Verdicts, crowd_bt_fit, reliability_prior
 from ranking.tables import InvalidTable, JudgmentTable
-from reputation.rules import SHRINK
 
 __all__ = ["BT_PRIOR", "EvalReport", "evaluate_judgments"]
 
@@ -115,12 +116,13 @@ def _judge_records(
 
 
 def _shrunk(agreed: Floats, disagreed: Floats, n_cat: int) -> tuple[Floats, Floats]:
-    """Per (judge, topic) records shrunk toward the judge's overall record by
-    `reputation.rules.SHRINK` pseudo-verdicts at its overall rate
-    (`reputation.rules.shrink` in counts): a thin topic reads as the judge overall."""
-    a, d = agreed.reshape(-1, n_cat), disagreed.reshape(-1, n_cat)
-    rate = smoothed_rate(a.sum(axis=1), (a + d).sum(axis=1))[:, None]
-    return (a + SHRINK * rate).ravel(), (d + SHRINK * (1 - rate)).ravel()
+    """Per (judge, topic) records shrunk toward the judge's overall record, by the
+    node's own rule (`ranking.consensus.shrunk`, here on arrays)."""
+    a: Any = agreed.reshape(-1, n_cat)  # the rule's arithmetic, broadcast over arrays
+    d: Any = disagreed.reshape(-1, n_cat)
+    overall = JudgeRecord(a.sum(axis=1, keepdims=True), d.sum(axis=1, keepdims=True))
+    out = shrunk(JudgeRecord(a, d), overall)
+    return np.ravel(out.agreed).astype(np.float64), np.ravel(out.disagreed).astype(np.float64)
 
 
 def _swarm(

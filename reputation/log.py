@@ -329,20 +329,43 @@ class ConsensusLog:
         ).fetchone()
         return None if row is None else self._stored(row)
 
-    def judge_history(self, limit: int) -> list[list[JudgeSummary]]:
-        """The judges of the latest `limit` settled rounds, oldest first. A row this code
-        cannot read (written by an older version) is skipped, with a warning."""
+    def judge_history(
+        self, limit: int
+    ) -> list[tuple[str, str, list[dict[str, str]], list[JudgeSummary]]]:
+        """The latest `limit` settled rounds, oldest first: each one's topic source,
+        topic, announced messages ([] if the announcement is not in the log) and
+        judges. A row this code cannot read (written by an older version) is
+        skipped, with a warning."""
         rows = self.db.execute(
-            "SELECT round_id, result FROM rounds WHERE status = 'ok' ORDER BY created DESC LIMIT ?",
+            "SELECT r.round_id, r.result, m.raw FROM rounds r LEFT JOIN messages m ON "
+            "m.round_id = r.round_id AND m.type = 'announce' AND m.sender = r.coordinator "
+            "WHERE r.status = 'ok' ORDER BY r.created DESC LIMIT ?",
             [limit],
         ).fetchall()
         out = []
-        for round_id, result in reversed(rows):
+        for round_id, result, announce in reversed(rows):
             try:
-                judges = json.loads(result)["swarm"]["judges"]
-                out.append([JudgeSummary.model_validate(j) for j in judges])
+                swarm = json.loads(result)["swarm"]
+                judges = [JudgeSummary.model_validate(j) for j in swarm["judges"]]
+                messages = json.loads(announce)["payload"]["messages"] if announce else []
+                source, topic = swarm.get("topic_source", ""), swarm.get("topic", "")
+                out.append((str(source), str(topic), list(messages), judges))
             except (ValidationError, ValueError, TypeError, KeyError) as exc:
                 log.warning("round %s: judges' records not readable, skipped: %s", round_id, exc)
+        return out
+
+    def recent_prompts(self, limit: int) -> list[list[dict[str, str]]]:
+        """The messages of the latest `limit` announcements in the log (any
+        coordinator's), oldest first; an unreadable one is skipped."""
+        rows = self.db.execute(
+            "SELECT raw FROM messages WHERE type = 'announce' ORDER BY seq DESC LIMIT ?", [limit]
+        ).fetchall()
+        out = []
+        for (raw,) in reversed(rows):
+            try:
+                out.append(list(json.loads(raw)["payload"]["messages"]))
+            except (ValueError, TypeError, KeyError):
+                continue
         return out
 
     def evidence(self, sender: str | None = None) -> list[Evidence]:

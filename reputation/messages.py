@@ -76,6 +76,10 @@ class AnnouncePayload(Payload):
     model: StrictStr = ""
     """The round's model id: every answer must claim it, and verifiers serve it (empty in
     announcements logged before rounds named their model: no participant accepts those)."""
+    topic: Annotated[StrictStr, Field(max_length=64)] = ""
+    """The query's topic for the judges' records: the client's category, or a topic
+    the coordinator inferred (`node.topics`); "" for none."""
+    topic_source: Literal["", "client", "inferred"] = ""
 
     def chat(self) -> list[dict[str, str]]:
         return [m.model_dump() for m in self.messages]

@@ -1,19 +1,25 @@
-"""Judges' records: how often each judge's verdicts agreed with past rounds' consensus.
+"""Judges' records: how often each judge's verdicts agreed with past rounds' consensus,
+overall and per topic.
 
-Until the reputation rules and the chain exist, a judge's prior reliability in
-a round comes from the coordinator's own history: over the latest `window`
-rounds it settled, how much of each judge's verdict weight agreed with the
-consensus ranking of its round (`JudgeSummary.agreed` / `disagreed` in each
-result). The book lives in memory and is updated as each round settles, so a
-round costs no log reads; at start it is rebuilt from the log's stored rounds,
-oldest first, so a restarted node keeps its judges' records. Rounds enter the
-window in the order they settle (at rebuild, in the order they started).
+A judge's prior reliability in a round comes from the coordinator's own history:
+over the latest `window` rounds it settled, how much of each judge's verdict
+weight agreed with the consensus ranking of its round (`JudgeSummary.agreed` /
+`disagreed` in each result). Each round has a topic (the client's category or an
+inferred one, `node.topics`; "" for none), and a judge's record for a topic is
+its verdicts there shrunk toward its overall rate (`ranking.consensus.shrunk`:
+`SHRINK` pseudo-verdicts at the overall rate, `reputation.rules.shrink` in counts), since a
+judge can be good at one kind of question and reliably wrong on another; for the
+topic "" the overall record is used as it is. The book lives in memory and is
+updated as each round settles, so a round costs no log reads; at start it is
+rebuilt from the log's stored rounds, oldest first, so a restarted node keeps its
+judges' records. Rounds enter the window in the order they settle (at rebuild, in
+the order they started).
 """
 
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from ranking.consensus import JudgeRecord
+from ranking.consensus import JudgeRecord, shrunk
 from reputation.result import JudgeSummary
 
 __all__ = ["RECORD_ROUNDS", "JudgeBook"]
@@ -28,39 +34,56 @@ class JudgeBook:
         if window < 1:
             raise ValueError("the window must hold at least one round")
         self.window = window
-        self._rounds: deque[Sequence[JudgeSummary]] = deque()
-        self._totals: dict[str, list[float]] = {}
-        self._rounds_of: dict[str, int] = {}
+        self._rounds: deque[tuple[str, Sequence[JudgeSummary]]] = deque()
+        self._totals: dict[tuple[str, str | None], list[float]] = {}
+        """(node, topic) and (node, None) for overall: [agreed, disagreed, rounds]."""
 
     @classmethod
-    def rebuilt(cls, rounds: Iterable[Sequence[JudgeSummary]], window: int = RECORD_ROUNDS):
-        """A book from past rounds' judge summaries, oldest first."""
+    def rebuilt(
+        cls,
+        rounds: Iterable[Sequence[JudgeSummary] | tuple[str, Sequence[JudgeSummary]]],
+        window: int = RECORD_ROUNDS,
+    ):
+        """A book from past rounds' judge summaries (or (topic, summaries)), oldest first."""
         book = cls(window)
-        for judges in rounds:
-            book.add(judges)
+        for entry in rounds:
+            if isinstance(entry, tuple):
+                book.add(entry[1], entry[0])
+            else:
+                book.add(entry)
         return book
 
-    def add(self, judges: Sequence[JudgeSummary]) -> None:
+    def add(self, judges: Sequence[JudgeSummary], topic: str = "") -> None:
         """A settled round's judges; the oldest round leaves a full window."""
-        self._rounds.append(judges)
-        self._apply(judges, +1.0)
+        self._rounds.append((topic, judges))
+        self._apply(topic, judges, +1.0)
         if len(self._rounds) > self.window:
-            self._apply(self._rounds.popleft(), -1.0)
+            self._apply(*self._rounds.popleft(), -1.0)
 
-    def _apply(self, judges: Sequence[JudgeSummary], sign: float) -> None:
+    def _apply(self, topic: str, judges: Sequence[JudgeSummary], sign: float) -> None:
         for j in judges:
-            total = self._totals.setdefault(j.node, [0.0, 0.0])
-            total[0] += sign * j.agreed
-            total[1] += sign * j.disagreed
-            self._rounds_of[j.node] = self._rounds_of.get(j.node, 0) + int(sign)
-            if self._rounds_of[j.node] == 0:  # no round in the window mentions it any more
-                del self._totals[j.node], self._rounds_of[j.node]
+            for key in ((j.node, None), (j.node, topic)) if topic else ((j.node, None),):
+                total = self._totals.setdefault(key, [0.0, 0.0, 0.0])
+                total[0] += sign * j.agreed
+                total[1] += sign * j.disagreed
+                total[2] += sign
+                if total[2] <= 0:  # no round in the window mentions it any more
+                    del self._totals[key]
 
-    def records(self) -> dict[str, JudgeRecord]:
-        """Each judge's agreed and disagreed verdict weight over the window."""
-        return {
-            node: JudgeRecord(max(0.0, a), max(0.0, d)) for node, (a, d) in self._totals.items()
-        }
+    def records(self, topic: str = "") -> dict[str, JudgeRecord]:
+        """Each judge's agreed and disagreed verdict weight over the window: overall
+        for the topic "", else in `topic` shrunk toward the overall rate."""
+        out = {}
+        for (node, key), (a, d, _) in self._totals.items():
+            if key is not None:
+                continue
+            overall = JudgeRecord(max(0.0, a), max(0.0, d))
+            if not topic:
+                out[node] = overall
+                continue
+            a_t, d_t, _ = self._totals.get((node, topic), (0.0, 0.0, 0.0))
+            out[node] = shrunk(JudgeRecord(max(0.0, a_t), max(0.0, d_t)), overall)
+        return out
 
     def __len__(self) -> int:
         return len(self._rounds)

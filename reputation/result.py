@@ -34,6 +34,11 @@ VerificationStatus = Literal["passed", "failed", "unverified", "not_requested"]
 DecidedBy = Literal["judges", "agreement", "single"]
 
 
+def topic_key(source: str, topic: str) -> str:
+    """ "" without a topic, else "client:<category>" or "inferred:<cluster>"."""
+    return f"{source}:{topic}" if source and topic else ""
+
+
 class Model(BaseModel):
     # Fields a later version adds are ignored when an older one reads a stored round.
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -134,6 +139,13 @@ class SwarmResult(Model):
     copies: list[list[str]] = []
     copy_flags: list[CopyFlag] = []
     left_out: list[LeftOut] = []
+    topic: str = ""
+    """The round's topic, as announced (the client's category or an inferred one)."""
+    topic_source: Literal["", "client", "inferred"] = ""
+
+    def topic_key(self) -> str:
+        """The key of the judges' records this round adds to (`reputation.records`)."""
+        return topic_key(self.topic_source, self.topic)
 
     def candidate(self, index: int) -> CandidateScore:
         return next(c for c in self.candidates if c.candidate == index)

@@ -51,6 +51,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ranking.consensus import SHRINK
 from reputation.result import SwarmResult
 
 __all__ = [
@@ -77,8 +78,6 @@ JUDGE_WEIGHT = 0.5
 PENALTY = -20.0
 HALF_LIFE = 7 * 24 * 3600.0
 """Seconds for a point's weight to halve."""
-SHRINK = 10.0
-"""Rounds' worth of history a topic needs to weigh as much as the overall record."""
 REPUTATION_SCALE = 10.0
 """Points at which a node's draw weight is 2σ(1) = 1.46 times its stake."""
 FIXED = 10**18

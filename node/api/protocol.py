@@ -58,6 +58,9 @@ class ChatCompletionRequest(BaseModel):
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     seed: StrictInt | None = None
     n: Annotated[StrictInt, Field(ge=1, le=1)] = 1
+    metadata: dict[StrictStr, Annotated[StrictStr, Field(max_length=512)]] | None = None
+    """OpenAI's free-form map; `category` names the query's topic for the judges'
+    records (`reputation.records`): trimmed, lower-cased, at most 64 characters."""
 
     @field_validator("messages")
     @classmethod
@@ -68,6 +71,10 @@ class ChatCompletionRequest(BaseModel):
 
     def plain_messages(self) -> list[dict[str, str]]:
         return [{"role": m.role, "content": m.text()} for m in self.messages]
+
+    def category(self) -> str:
+        value = (self.metadata or {}).get("category", "")
+        return " ".join(value.split()).lower()
 
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

@@ -62,6 +62,8 @@ class SwarmService:
                 f"the conversation has {size} characters; the limit is {limit}",
                 code="context_length_exceeded",
             )
+        if len(request.category()) > 64:
+            raise BadRequest("metadata.category is longer than 64 characters")
         cap = self.ctx.config.sampling.max_tokens
         return messages, min(request.token_limit() or cap, cap)
 
@@ -71,7 +73,8 @@ class SwarmService:
         messages, max_tokens = self.check(request)
         created = int(time.time())
         if request.model == SWARM_MODEL:
-            settled = await self.coordinator.run(messages, max_tokens, progress)
+            category = request.category()
+            settled = await self.coordinator.run(messages, max_tokens, progress, category)
             cid = "chatcmpl-" + settled.reply.round_id[2:34]
             return completion(
                 cid, SWARM_MODEL, settled.text, settled.finish_reason, settled.reply, created

@@ -5,13 +5,17 @@ goes in the announcement, so anyone can recompute the id. Participants are a
 draw over this node and its healthy peers serving its model, seeded with the
 round id (`reputation.draws.draw_participants`; uniform weights until reputation
 exists).
-The announcement names the round's model: every answer must claim it.
+The announcement names the round's model: every answer must claim it, and the
+round's topic: the client's category (`metadata.category`) or, without one, the
+topic the node infers from the prompt (`NodeContext.topics`, fitted on its past
+prompts: `node.topics`), or none.
 """
 
 import os
 
 from node.context import NodeContext
 from node.round.values import Announced
+from node.topics import infer_topic
 from reputation.draws import draw_participants, round_id_for
 from reputation.envelope import digest, sign_envelope
 from reputation.messages import AnnouncePayload
@@ -20,8 +24,9 @@ __all__ = ["draw_and_announce"]
 
 
 def draw_and_announce(
-    ctx: NodeContext, messages: list[dict[str, str]], max_tokens: int
+    ctx: NodeContext, messages: list[dict[str, str]], max_tokens: int, category: str = ""
 ) -> Announced:
+    topic, source = (category, "client") if category else infer_topic(ctx.topics, messages)
     nonce = os.urandom(16).hex()
     round_id = round_id_for(messages, max_tokens, ctx.address, nonce)
     pool = ctx.peers.pool(ctx.backend.model_id)
@@ -34,6 +39,8 @@ def draw_and_announce(
             "prompt_hash": digest(messages),
             "nonce": nonce,
             "model": ctx.backend.model_id,
+            "topic": topic,
+            "topic_source": source,
         }
     )
     message = sign_envelope(ctx.account, "announce", round_id, payload.model_dump())
@@ -47,4 +54,6 @@ def draw_and_announce(
         message=message,
         digest=digest(message),
         prompt_hash=payload.prompt_hash,
+        topic=topic,
+        topic_source=source,
     )

@@ -37,6 +37,7 @@ from node.round.settle import record_failure, settle
 from node.round.trail import Progress, Trail, no_progress
 from node.round.values import Announced, Settled
 from node.round.verifying import verifying
+from reputation.result import topic_key
 
 __all__ = ["Coordinator"]
 
@@ -46,11 +47,16 @@ class Coordinator:
         self.ctx = ctx
 
     async def run(
-        self, messages: list[dict[str, str]], max_tokens: int, progress: Progress = no_progress
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        progress: Progress = no_progress,
+        category: str = "",
     ) -> Settled:
-        """One round for `messages`; the settled result, or `RoundFailed`."""
+        """One round for `messages` (of the client's `category`, if it named one); the
+        settled result, or `RoundFailed`."""
         ctx = self.ctx
-        announced = draw_and_announce(ctx, messages, max_tokens)  # 1. query
+        announced = draw_and_announce(ctx, messages, max_tokens, category)  # 1. query
         trail = Trail(announced.round_id, ctx.metrics, progress)
         try:
             with ctx.metrics.round_seconds.time():
@@ -76,7 +82,11 @@ class Coordinator:
         judges = sorted({a.node for a in answers})
         with trail.timed("judge"):
             judgments = await judging(ctx, announced, candidates.candidates, judges, trail)  # 4.
-        ranked = rank(candidates.candidates, judgments, ctx.judges.records())  # 5. aggregate
+        ranked = rank(
+            candidates.candidates,
+            judgments,
+            ctx.judges.records(topic_key(announced.topic_source, announced.topic)),
+        )  # 5. aggregate
         if ctx.config.verification.enabled:
             await trail.progress("verifying the winner")
         with trail.timed("verify"):

@@ -47,6 +47,8 @@ def _result(
     return SwarmResult(
         round_id=announced.round_id,
         coordinator=ctx.address,
+        topic=announced.topic,
+        topic_source=announced.topic_source,  # type: ignore[arg-type]
         announce=announced.digest,
         prompt_hash=announced.prompt_hash,
         winner=Winner(
@@ -123,7 +125,7 @@ async def settle(
             ),
         )
     )
-    ctx.judges.add(result.judges)
+    ctx.judges.add(result.judges, result.topic_key())
     return settled
 
 

@@ -39,6 +39,8 @@ class Announced:
     """The signed announcement."""
     digest: str
     prompt_hash: str
+    topic: str = ""
+    topic_source: str = ""
 
 
 @dataclass(frozen=True)

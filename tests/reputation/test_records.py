@@ -3,7 +3,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranking.consensus import JudgeRecord
+from ranking.consensus import JudgeRecord, shrunk
 from reputation.log import ConsensusLog
 from reputation.records import JudgeBook
 from reputation.result import (
@@ -15,6 +15,7 @@ from reputation.result import (
     SwarmReply,
     Winner,
 )
+from reputation.rules import SHRINK
 
 
 def judge(node: str, agreed: float, disagreed: float) -> JudgeSummary:
@@ -79,12 +80,28 @@ def test_records_sum_past_rounds_from_the_log_and_survive_a_reopen(tmp_path: Pat
     log.close()
     reopened = ConsensusLog(path)
     try:
-        book = JudgeBook.rebuilt(reopened.judge_history(200))
+        book = JudgeBook.rebuilt(j for *_, j in reopened.judge_history(200))
         assert book.records() == {"0xa": JudgeRecord(3.0, 1.0), "0xb": JudgeRecord(0.5, 1.5)}
-        latest = JudgeBook.rebuilt(reopened.judge_history(1))
+        latest = JudgeBook.rebuilt(j for *_, j in reopened.judge_history(1))
         assert latest.records() == {"0xa": JudgeRecord(1.0, 1.0)}
     finally:
         reopened.close()
+
+
+def test_records_per_topic_are_shrunk_toward_the_judge_overall() -> None:
+    book = JudgeBook()
+    for _ in range(5):  # good at math, reliably wrong on code
+        book.add([judge("0xa", 2.0, 0.0)], "client:math")
+        book.add([judge("0xa", 0.0, 2.0)], "client:code")
+    overall = book.records()["0xa"]
+    assert overall == JudgeRecord(10.0, 10.0)
+    math, code = book.records("client:math")["0xa"], book.records("client:code")["0xa"]
+    assert math == JudgeRecord(10.0 + SHRINK * 0.5, SHRINK * 0.5)
+    assert math.agreed / (math.agreed + math.disagreed) > 0.7
+    assert code.agreed / (code.agreed + code.disagreed) < 0.3
+    fresh = book.records("client:poetry")["0xa"]  # no history there: the overall rate
+    assert fresh == JudgeRecord(SHRINK * 0.5, SHRINK * 0.5)
+    assert shrunk(JudgeRecord(), JudgeRecord(8.0, 0.0)).agreed == SHRINK * 0.9
 
 
 def test_the_window_drops_the_oldest_round_and_forgets_judges_it_no_longer_holds() -> None:
