@@ -110,6 +110,7 @@ class Chain:
         self.chain_id = chain_id
         self.contract = w3.eth.contract(address=self.address, abi=load()["abi"])
         self._min_stake: int | None = None
+        self._initial: int | None = None
 
     @classmethod
     async def connect(cls, w3: AsyncWeb3, contract: str) -> "Chain":
@@ -154,6 +155,12 @@ class Chain:
     async def active(self, node: str) -> bool:
         """Registered with at least the minimum bonded stake: whose signatures count."""
         return bool(await self.call("active", to_checksum_address(node)))
+
+    async def initial_reputation(self) -> int:
+        """The reputation a node registers with (set at deployment, so read once)."""
+        if self._initial is None:
+            self._initial = int(await self.call("initial_reputation"))
+        return self._initial
 
     async def min_stake(self) -> int:
         """The contract's minimum stake (set at deployment, so read once)."""

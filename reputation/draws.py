@@ -7,13 +7,16 @@ with the log re-draws the participants, the pair design, the judges and the
 verifiers, and checks them against what the round did. The phases of
 `node.round` call these functions; nothing else draws.
 
-Weights are uniform until the reputation rules exist (the next issues); ids are
-sorted before drawing, so the order in which a node lists its peers does not
-matter.
+Participants and verifiers are drawn with the weights the signed announcement
+lists (`reputation.rules.draw_weight`: stake × 2σ(reputation / scale), read from
+the registry; 1 for a node the announcement does not list, e.g. without a chain),
+rounded to 6 decimals before the draw so that the listed numbers are exactly the
+ones drawn with. Ids are sorted before drawing, so the order in which a node lists
+its peers does not matter.
 """
 
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from eth_utils import keccak
 
@@ -27,6 +30,7 @@ __all__ = [
     "design_pairs",
     "draw_participants",
     "draw_verifiers",
+    "listed_weights",
     "round_id_for",
     "sample_others",
     "seed_of",
@@ -64,9 +68,18 @@ def answer_seed(base_seed: int, round_id: str) -> int:
     return int.from_bytes(keccak(f"{base_seed}:{round_id}".encode())[:4], "big")
 
 
-def draw_participants(round_id: str, pool: Sequence[str], k: int) -> list[str]:
+def listed_weights(pool: Sequence[str], weights: Mapping[str, float]) -> list[float]:
+    """The weight of each of `pool` in a draw: as listed (by address, any case), else 1."""
+    lower = {a.lower(): w for a, w in weights.items()}
+    return [lower.get(a.lower(), 1.0) for a in pool]
+
+
+def draw_participants(
+    round_id: str, pool: Sequence[str], k: int, weights: Mapping[str, float] | None = None
+) -> list[str]:
     """Phase 1: up to `k` answerers (who also judge) from the eligible pool."""
-    return weighted_draw(pool, [1.0] * len(pool), k, seed_of(round_id, "participants"))
+    w = listed_weights(pool, weights or {})
+    return weighted_draw(pool, w, k, seed_of(round_id, "participants"))
 
 
 def design_pairs(round_id: str, n_candidates: int, k: int) -> list[tuple[int, int]]:
@@ -88,7 +101,12 @@ def assign_pairs(
 
 
 def draw_verifiers(
-    round_id: str, candidate: int, pool: Sequence[str], authors: Collection[str], k: int
+    round_id: str,
+    candidate: int,
+    pool: Sequence[str],
+    authors: Collection[str],
+    k: int,
+    weights: Mapping[str, float] | None = None,
 ) -> list[str]:
     """Phase 6: up to `k` verifiers of one candidate, none of them its author."""
     eligible = [a for a in pool if a not in authors]
@@ -96,7 +114,7 @@ def draw_verifiers(
         return []
     count = min(k, len(eligible))
     seed = seed_of(round_id, f"verifiers:{candidate}")
-    return weighted_draw(eligible, [1.0] * len(eligible), count, seed)
+    return weighted_draw(eligible, listed_weights(eligible, weights or {}), count, seed)
 
 
 def sample_others(

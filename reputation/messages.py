@@ -80,6 +80,9 @@ class AnnouncePayload(Payload):
     """The query's topic for the judges' records: the client's category, or a topic
     the coordinator inferred (`node.topics`); "" for none."""
     topic_source: Literal["", "client", "inferred"] = ""
+    weights: dict[StrictStr, Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] = {}
+    """Each eligible node's weight in the round's draws (`reputation.draws`), as read
+    from the registry; a node not listed weighs 1."""
 
     def chat(self) -> list[dict[str, str]]:
         return [m.model_dump() for m in self.messages]

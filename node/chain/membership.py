@@ -17,16 +17,20 @@ that never registered refuses to start.
 
 `refresh` replaces the directory's remote peers with the registry's active
 members (registered, bonded stake at least the minimum), each with the model it
-registered; the static bootstrap peers are used only until the registry is read.
+registered and its weight in draws (`reputation.rules.draw_weight` of its stake and
+its reputation above the initial one, in points); the static bootstrap peers are
+used only until the registry is read.
 """
 
 import logging
 from typing import Any
 
 from contracts.client import EMPTY, Chain, ChainUnavailable
+from contracts.settlement import SCALE
 from node.chain.outbox import Outbox
 from node.errors import ConfigError
 from node.peers.directory import Directory
+from reputation.rules import draw_weight
 
 __all__ = ["GAS_RESERVE", "join", "refresh"]
 
@@ -103,7 +107,9 @@ async def _write(
 async def refresh(chain: Chain, directory: Directory) -> None:
     """Read the registry's members into the directory (`ChainUnavailable` if it cannot)."""
     minimum = await chain.min_stake()
-    members = await chain.members()
-    directory.update_remotes(
-        [(m.node, m.endpoint, m.model) for m in members if m.registered and m.stake >= minimum]
+    initial = await chain.initial_reputation()
+    members = [m for m in await chain.members() if m.registered and m.stake >= minimum]
+    directory.update_remotes([(m.node, m.endpoint, m.model) for m in members])
+    directory.set_weights(
+        {m.node: draw_weight(m.stake, (m.reputation - initial) / SCALE) for m in members}
     )

@@ -12,7 +12,9 @@ Who may take part in a round (`pool`): this node and its healthy peers serving t
 round's model; a peer whose model is not known yet may answer (it refuses a round
 of another model) but is not drawn as a verifier (`known_only`). With the chain on,
 the registry's members replace the static (bootstrap) peers (`update_remotes`,
-from `node.chain.membership.refresh`), each with the model it registered.
+from `node.chain.membership.refresh`), each with the model it registered, and
+give each node's weight in a round's draws (`weight`: stake and reputation,
+`reputation.rules.draw_weight`; 1 without a chain).
 """
 
 import asyncio
@@ -64,6 +66,15 @@ class Directory:
         self.client = client
         self.local: Peer | None = None
         self.remotes: list[RemotePeer] = []
+        self.weights: dict[str, float] = {}
+        """Draw weights by lower-cased address, from the registry (`set_weights`)."""
+
+    def set_weights(self, weights: dict[str, float]) -> None:
+        self.weights = {a.lower(): w for a, w in weights.items()}
+
+    def weight(self, address: str) -> float:
+        """A node's weight in draws: from the registry, else 1 (no chain, or unknown)."""
+        return self.weights.get(address.lower(), 1.0)
 
     def set_remotes(self, peers: Sequence[tuple[str, str]]) -> None:
         """Replace the remote peers with (address, url) pairs (this node's own is skipped)."""

@@ -30,7 +30,8 @@ def draw_and_announce(
     nonce = os.urandom(16).hex()
     round_id = round_id_for(messages, max_tokens, ctx.address, nonce)
     pool = ctx.peers.pool(ctx.backend.model_id)
-    participants = draw_participants(round_id, pool, ctx.config.round.max_participants)
+    weights = {a: round(ctx.peers.weight(a), 6) for a in pool}
+    participants = draw_participants(round_id, pool, ctx.config.round.max_participants, weights)
     payload = AnnouncePayload.model_validate(
         {
             "messages": messages,
@@ -41,6 +42,7 @@ def draw_and_announce(
             "model": ctx.backend.model_id,
             "topic": topic,
             "topic_source": source,
+            "weights": weights,
         }
     )
     message = sign_envelope(ctx.account, "announce", round_id, payload.model_dump())
@@ -56,4 +58,5 @@ def draw_and_announce(
         prompt_hash=payload.prompt_hash,
         topic=topic,
         topic_source=source,
+        weights=weights,
     )

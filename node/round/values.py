@@ -41,6 +41,8 @@ class Announced:
     prompt_hash: str
     topic: str = ""
     topic_source: str = ""
+    weights: dict[str, float] = field(default_factory=dict)
+    """Each eligible node's weight in the draws, as announced."""
 
 
 @dataclass(frozen=True)

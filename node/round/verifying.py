@@ -87,7 +87,9 @@ async def _verify(
     cfg = ctx.config.verification
     rid = announced.round_id
     pool = ctx.peers.pool(announced.model, known_only=True)
-    verifiers = draw_verifiers(rid, candidate.index, pool, candidate.authors, cfg.verifiers)
+    verifiers = draw_verifiers(
+        rid, candidate.index, pool, candidate.authors, cfg.verifiers, announced.weights
+    )
     votes: list[VerifierVote] = []
     if verifiers:
         always = cfg.reexecute == "always" or flagged

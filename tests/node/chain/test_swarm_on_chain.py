@@ -9,13 +9,15 @@ loopback, the consensus logs. The engine is the scripted stand-in.
 from typing import Any
 
 import aiohttp
+import pytest
 
 from contracts.settlement import SCALE
+from node.chain.membership import refresh
 from node.serve import PATHS
 from reputation.chainlog import batches
 from reputation.envelope import sign_envelope
 from reputation.result import SwarmReply
-from reputation.rules import JUDGE_WEIGHT, PENALTY, points_fixed, round_points
+from reputation.rules import JUDGE_WEIGHT, PENALTY, draw_weight, points_fixed, round_points
 from tests.node.round.test_branches import nodes, text
 
 CHAIN = {"chain": {"batch_rounds": 2, "batch_seconds": 3600}}
@@ -90,6 +92,13 @@ async def test_rounds_are_committed_settled_and_provable_on_chain(scripted_swarm
         assert row is not None and row.status == "done"
         events = await chain.events("ReputationChanged")
         assert len(events) == len([d for d in expected.values() if d])
+        # the registry gives each node its weight in draws: stake and reputation
+        peers = s.nodes[0].ctx.peers
+        await refresh(chain, peers)
+        for i in range(4):
+            points = expected.get(s.address(i), 0) / SCALE
+            assert peers.weight(s.address(i)) == pytest.approx(draw_weight(10**18, points))
+        assert len({round(peers.weight(s.address(i)), 9) for i in range(4)}) > 1
 
 
 async def test_a_failed_verification_costs_reputation_and_stake(scripted_swarm, model) -> None:

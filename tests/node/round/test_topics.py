@@ -5,6 +5,7 @@ the log, and the judges' records are kept per topic (real rounds, scripted engin
 import json
 
 from node.topics import rebuild_judges
+from reputation.draws import draw_participants
 from reputation.log import ConsensusLog
 from reputation.result import SwarmReply
 from reputation.topics import TopicModel
@@ -82,3 +83,21 @@ async def test_the_records_are_rebuilt_per_topic_from_the_log(scripted_swarm, mo
         assert model_ is not None and model_.size == 1
         assert rebuilt.records("inferred:0") != rebuilt.records("inferred:1")
         assert rebuilt.records("client:geo") == live.records("client:geo")
+
+
+async def test_the_announcement_lists_the_draw_weights_and_the_draw_replays(
+    scripted_swarm, model
+) -> None:
+    async with scripted_swarm(nodes(model, [text(t, best=t == "a") for t in "abcd"])) as s:
+        heavy = s.address(2)
+        s.nodes[0].ctx.peers.set_weights({heavy: 5.0, s.address(3): 0.0})
+        status, body = await s.ask("Where do rivers run?")
+        assert status == 200, body
+        reply = SwarmReply.model_validate(body["swarm"])
+        payload = announcement(s, reply.round_id)
+        weights = payload["weights"]
+        assert weights[heavy] == 5.0 and weights[s.address(3)] == 0.0
+        assert weights[s.address(1)] == 1.0  # not in the registry: 1
+        k = s.nodes[0].ctx.config.round.max_participants
+        redrawn = draw_participants(reply.round_id, list(weights), k, weights)
+        assert redrawn == payload["participants"] and s.address(3) not in redrawn
