@@ -187,6 +187,11 @@ class Chain:
     async def block_number(self) -> int:
         return int(await _guard(self.w3.eth.block_number))
 
+    async def block_time(self, number: int) -> int:
+        """The timestamp of block `number`."""
+        block = await _guard(self.w3.eth.get_block(number))
+        return int(block["timestamp"])
+
     async def nonce(self, address: str) -> int:
         """The next nonce of `address`, counting transactions still pending."""
         return int(

@@ -70,6 +70,10 @@ class JudgeBook:
                 if total[2] <= 0:  # no round in the window mentions it any more
                     del self._totals[key]
 
+    def topics(self) -> list[str]:
+        """The topics the window holds rounds of."""
+        return sorted({key for _, key in self._totals if key})
+
     def records(self, topic: str = "") -> dict[str, JudgeRecord]:
         """Each judge's agreed and disagreed verdict weight over the window: overall
         for the topic "", else in `topic` shrunk toward the overall rate."""

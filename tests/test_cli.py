@@ -61,7 +61,7 @@ def test_chain_commands_say_clearly_when_the_chain_is_unreachable(tmp_path, monk
         f'[chain]\nrpc_url = "http://127.0.0.1:{free_port()}"\ncontract = "0x{"ab" * 20}"\n'
     )
     runner = CliRunner()
-    for args in (["chain", "status"], ["stake", "1"], ["unstake", "1"]):
+    for args in (["chain", "status"], ["stake", "1"], ["unstake", "1"], ["reputation"]):
         result = runner.invoke(main, [*args, "--config", str(config)])
         assert result.exit_code == 1, (args, result.output)
         assert "chain RPC unavailable" in result.output and "Traceback" not in result.output

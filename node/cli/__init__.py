@@ -14,6 +14,7 @@ from node.cli.keys import keys
 from node.cli.log import log_group
 from node.cli.models import models
 from node.cli.query import query
+from node.cli.reputation import reputation
 from node.cli.run import node, up
 from node.cli.verify import verify
 
@@ -26,5 +27,6 @@ def main() -> None:
     """A node of a swarm-inference network with verified consensus."""
 
 
-for command in (up, node, keys, models, query, log_group, evaluate, verify, chain, stake, unstake):
+COMMANDS = (up, node, keys, models, query, log_group, evaluate, verify, chain, stake, unstake)
+for command in (*COMMANDS, reputation):
     main.add_command(command)
