@@ -226,9 +226,14 @@ class Chain:
             raise _unavailable(exc) from exc
         return dict(receipt)
 
-    async def events(self, name: str, from_block: int = 0, **filters: Any) -> list[Any]:
+    async def events(
+        self, name: str, from_block: int = 0, to_block: int | None = None, **filters: Any
+    ) -> list[Any]:
         event = getattr(self.contract.events, name)
-        logs = await _guard(event.get_logs(from_block=from_block, argument_filters=filters or None))
+        end = "latest" if to_block is None else to_block
+        logs = await _guard(
+            event.get_logs(from_block=from_block, to_block=end, argument_filters=filters or None)
+        )
         return list(logs)
 
 

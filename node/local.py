@@ -95,7 +95,7 @@ async def start_local_swarm(
         raise
     for node in nodes:
         if node.ctx.chain is not None:  # every node has registered by now
-            await refresh(node.ctx.chain.chain, node.ctx.peers)
+            await refresh(node.ctx.chain.chain, node.ctx.peers, node.ctx.chain.history)
         else:
             node.ctx.peers.set_remotes([(m.ctx.address, m.url) for m in nodes if m is not node])
     await asyncio.gather(*(node.ctx.peers.refresh() for node in nodes))

@@ -9,7 +9,11 @@ inferred one, `node.topics`; "" for none), and a judge's record for a topic is
 its verdicts there shrunk toward its overall rate (`ranking.consensus.shrunk`:
 `SHRINK` pseudo-verdicts at the overall rate, `reputation.rules.shrink` in counts), since a
 judge can be good at one kind of question and reliably wrong on another; for the
-topic "" the overall record is used as it is. The book lives in memory and is
+topic "" the overall record is used as it is. A judge's calibration (its agreement
+with the known better answers of proof-of-capability challenges, per topic:
+`calibrate`) joins its consensus records: known answers anchor the records of a
+swarm whose consensus a colluding group could otherwise teach (benchmarks/sybil.py
+measures it). The book lives in memory and is
 updated as each round settles, so a round costs no log reads; at start it is
 rebuilt from the log's stored rounds, oldest first, so a restarted node keeps its
 judges' records. Rounds enter the window in the order they settle (at rebuild, in
@@ -17,7 +21,7 @@ the order they started).
 """
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ranking.consensus import JudgeRecord, shrunk
 from reputation.result import JudgeSummary
@@ -37,6 +41,14 @@ class JudgeBook:
         self._rounds: deque[tuple[str, Sequence[JudgeSummary]]] = deque()
         self._totals: dict[tuple[str, str | None], list[float]] = {}
         """(node, topic) and (node, None) for overall: [agreed, disagreed, rounds]."""
+        self._calibration: dict[str, dict[str, JudgeRecord]] = {}
+        """Per node, its calibration records by topic key ("" overall)."""
+
+    def calibrate(self, node: str, records: Mapping[str, JudgeRecord]) -> None:
+        """A judge's calibration: its verdicts' agreement with the known better answer
+        of calibration challenges, by topic key ("" for all of them). They join its
+        consensus records (a known answer is worth as much as a consensus one)."""
+        self._calibration[node] = dict(records)
 
     @classmethod
     def rebuilt(
@@ -74,19 +86,20 @@ class JudgeBook:
         """The topics the window holds rounds of."""
         return sorted({key for _, key in self._totals if key})
 
+    def _record(self, node: str, topic: str | None) -> JudgeRecord:
+        a, d, _ = self._totals.get((node, topic), (0.0, 0.0, 0.0))
+        cal = self._calibration.get(node, {}).get(topic or "", JudgeRecord())
+        return JudgeRecord(max(0.0, a) + cal.agreed, max(0.0, d) + cal.disagreed)
+
     def records(self, topic: str = "") -> dict[str, JudgeRecord]:
-        """Each judge's agreed and disagreed verdict weight over the window: overall
-        for the topic "", else in `topic` shrunk toward the overall rate."""
+        """Each judge's agreed and disagreed verdict weight over the window, plus its
+        calibration: overall for the topic "", else in `topic` shrunk toward the
+        overall rate."""
+        nodes = {node for node, key in self._totals if key is None} | set(self._calibration)
         out = {}
-        for (node, key), (a, d, _) in self._totals.items():
-            if key is not None:
-                continue
-            overall = JudgeRecord(max(0.0, a), max(0.0, d))
-            if not topic:
-                out[node] = overall
-                continue
-            a_t, d_t, _ = self._totals.get((node, topic), (0.0, 0.0, 0.0))
-            out[node] = shrunk(JudgeRecord(max(0.0, a_t), max(0.0, d_t)), overall)
+        for node in nodes:
+            overall = self._record(node, None)
+            out[node] = shrunk(self._record(node, topic), overall) if topic else overall
         return out
 
     def __len__(self) -> int:

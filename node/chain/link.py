@@ -27,6 +27,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from contracts.client import Chain, ChainError, ChainUnavailable
 from contracts.embedded import EmbeddedChain
 from node.chain.batches import Batcher
+from node.chain.history import ReputationHistory
 from node.chain.membership import join, refresh
 from node.chain.outbox import Outbox
 from node.config import NodeConfig
@@ -48,6 +49,8 @@ class ChainLink:
     chain: Chain
     outbox: Outbox
     batcher: Batcher
+    history: ReputationHistory = field(default_factory=ReputationHistory)
+    """The chain's reputation changes read so far (for the draw weights)."""
     tasks: list["asyncio.Task[None]"] = field(default_factory=list)
 
     async def stop(self) -> None:
@@ -113,19 +116,23 @@ async def open_chain(
     try:
         await join(chain, outbox, account, url, model, settings.stake_wei, settings.start_timeout)
         with contextlib.suppress(ChainUnavailable):
-            await refresh(chain, peers)
+            await refresh(chain, peers, link.history)
     except BaseException:
         await link.stop()
         raise
     link.tasks.append(asyncio.create_task(batcher.run(), name="batches"))
-    link.tasks.append(asyncio.create_task(_watch(chain, peers, settings.refresh_seconds)))
+    link.tasks.append(
+        asyncio.create_task(_watch(chain, peers, link.history, settings.refresh_seconds))
+    )
     return link
 
 
-async def _watch(chain: Chain, peers: Directory, interval: float) -> None:
+async def _watch(
+    chain: Chain, peers: Directory, history: ReputationHistory, interval: float
+) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await refresh(chain, peers)
+            await refresh(chain, peers, history)
         except ChainError as exc:
             log.warning("registry not read: %s", exc)

@@ -18,15 +18,17 @@ that never registered refuses to start.
 `refresh` replaces the directory's remote peers with the registry's active
 members (registered, bonded stake at least the minimum), each with the model it
 registered and its weight in draws (`reputation.rules.draw_weight` of its stake and
-its reputation above the initial one, in points); the static bootstrap peers are
-used only until the registry is read.
+its reputation in points, each change decayed by age from its block's time:
+`node.chain.history`); the static bootstrap peers are used only until the registry
+is read.
 """
 
 import logging
+import time
 from typing import Any
 
 from contracts.client import EMPTY, Chain, ChainUnavailable
-from contracts.settlement import SCALE
+from node.chain.history import ReputationHistory
 from node.chain.outbox import Outbox
 from node.errors import ConfigError
 from node.peers.directory import Directory
@@ -104,12 +106,17 @@ async def _write(
         raise ConfigError(f"the contract refused '{function}': {row.error}")
 
 
-async def refresh(chain: Chain, directory: Directory) -> None:
-    """Read the registry's members into the directory (`ChainUnavailable` if it cannot)."""
+async def refresh(
+    chain: Chain, directory: Directory, history: ReputationHistory | None = None
+) -> None:
+    """Read the registry's members into the directory (`ChainUnavailable` if it cannot),
+    with their reputation decayed by age from `history` (brought up to date first)."""
     minimum = await chain.min_stake()
-    initial = await chain.initial_reputation()
     members = [m for m in await chain.members() if m.registered and m.stake >= minimum]
     directory.update_remotes([(m.node, m.endpoint, m.model) for m in members])
+    history = history or ReputationHistory()
+    await history.update(chain)
+    now = time.time()
     directory.set_weights(
-        {m.node: draw_weight(m.stake, (m.reputation - initial) / SCALE) for m in members}
+        {m.node: draw_weight(m.stake, history.decayed(m.node, now)) for m in members}
     )

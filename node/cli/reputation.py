@@ -3,11 +3,10 @@
 For each member of the registry the config's chain names: its stake, whether it
 is active (staked at least the minimum), its attestation, its reputation on chain
 (points above the initial reputation: the running sum of every settled change)
-and decayed (each change weighed by 2^(−age / half-life) from its block's time,
-`reputation.rules.decayed`: what draws use as the chain's history is read), its
-weight in draws, and, from this node's own log, its judging record per topic
-(agreement rate with the consensus, shrunk toward its overall rate, and the
-rounds' worth of verdicts behind it). `--history` lists every reputation change
+and decayed (each change weighed by 2^(−age / half-life) from its block's time:
+`node.chain.history`, as a node's draws read it), its weight in draws, and, from
+this node's own log, its judging record per topic (agreement rate with
+the consensus, shrunk toward its overall rate). `--history` lists every reputation change
 with its time, block, batch and committer; `--plot FILE.png` draws each node's
 points over time.
 """
@@ -15,6 +14,7 @@ points over time.
 import asyncio
 import json
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -31,41 +31,25 @@ async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
     import time
 
     from contracts.client import Chain
+    from node.chain.history import ReputationHistory
     from node.config import load_config
     from node.errors import ConfigError
     from node.journal import Journal
     from node.topics import rebuild_judges
-    from reputation.rules import decayed, draw_weight
+    from reputation.rules import draw_weight
 
     config = load_config(config_path)
     if not config.chain.enabled or not config.chain.rpc_url:
         raise ConfigError("this needs [chain] rpc_url and contract in the config")
     chain = await Chain.at(config.chain.rpc_url, config.chain.contract)
+    changes = ReputationHistory()
     try:
         minimum = await chain.min_stake()
         initial = await chain.initial_reputation()
         members = await chain.members()
-        changes = await chain.events("ReputationChanged")
-        times = {}
-        for block in sorted({int(e["blockNumber"]) for e in changes}):
-            times[block] = await chain.block_time(block)
+        await changes.update(chain)
     finally:
         await chain.close()
-    events = [
-        {
-            "time": times[int(e["blockNumber"])],
-            "block": int(e["blockNumber"]),
-            "node": e["args"]["node"],
-            "points": e["args"]["delta"] / WEI,
-            "reputation": (e["args"]["reputation"] - initial) / WEI,
-            "committer": e["args"]["committer"],
-            "batch": int(e["args"]["batch"]),
-        }
-        for e in changes
-    ]
-    by_node: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for e in events:
-        by_node[e["node"].lower()].append((e["time"], e["points"]))
     topics: dict[str, dict[str, Any]] = defaultdict(dict)
     if Path(config.log_path).exists():
         journal = await Journal.open(config.log_path)
@@ -80,7 +64,7 @@ async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
     now = time.time()
     rows = []
     for m in members:
-        decay = decayed(by_node[m.node.lower()], now)
+        decay = changes.decayed(m.node, now)
         rows.append(
             {
                 "node": m.node,
@@ -97,7 +81,7 @@ async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
         )
     out: dict[str, Any] = {"contract": config.chain.contract, "nodes": rows}
     if history:
-        out["history"] = events
+        out["history"] = [asdict(c) for c in changes.changes]
     return out
 
 

@@ -104,6 +104,18 @@ def test_records_per_topic_are_shrunk_toward_the_judge_overall() -> None:
     assert shrunk(JudgeRecord(), JudgeRecord(8.0, 0.0)).agreed == SHRINK * 0.9
 
 
+def test_calibration_anchors_the_records_overall_and_per_topic() -> None:
+    book = JudgeBook()
+    book.calibrate("0xn", {"": JudgeRecord(8.0, 2.0), "client:math": JudgeRecord(4.0, 0.0)})
+    assert book.records() == {"0xn": JudgeRecord(8.0, 2.0)}  # calibrated, no rounds yet
+    book.add([judge("0xn", 0.0, 2.0)], "client:math")
+    assert book.records()["0xn"] == JudgeRecord(8.0, 4.0)
+    overall_rate = 9.0 / 14.0
+    assert book.records("client:math")["0xn"] == JudgeRecord(
+        4.0 + SHRINK * overall_rate, 2.0 + SHRINK * (1 - overall_rate)
+    )
+
+
 def test_the_window_drops_the_oldest_round_and_forgets_judges_it_no_longer_holds() -> None:
     book = JudgeBook(window=2)
     book.add([judge("0xa", 2.0, 0.0), judge("0xb", 1.0, 1.0)])

@@ -12,10 +12,12 @@ from contracts import merkle
 from contracts.anvil import Anvil, deploy_on, fund
 from contracts.client import Chain
 from contracts.settlement import SCALE, Settlement, sign
+from node.chain.history import ReputationHistory
 from node.chain.membership import join
 from node.chain.outbox import Outbox
 from node.cli import main
 from node.journal import Journal
+from reputation.rules import HALF_LIFE
 from tests.procs import free_port
 
 
@@ -46,6 +48,12 @@ async def settled_chain(rpc_url: str, tmp_path: Path) -> tuple[str, list]:
     signatures = [sign(a, settlement, chain.chain_id, chain.address) for a in signers]
     await outbox.put("settle:0", "settle", settlement.call_args(signatures))
     assert await outbox.drain()
+    history = ReputationHistory()
+    for _ in range(2):  # read incrementally: a second update adds nothing twice
+        await history.update(chain)
+        assert sorted(c.points for c in history.changes) == [-0.5, 1.0]
+    assert history.decayed(accounts[1].address, history.changes[0].time) == 1.0
+    assert history.decayed(accounts[1].address, history.changes[0].time + HALF_LIFE) == 0.5
     await chain.close()
     for _, journal in outboxes:
         await journal.close()
