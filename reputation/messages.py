@@ -82,7 +82,11 @@ class AnnouncePayload(Payload):
     topic_source: Literal["", "client", "inferred"] = ""
     weights: dict[StrictStr, Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] = {}
     """Each eligible node's weight in the round's draws (`reputation.draws`), as read
-    from the registry; a node not listed weighs 1."""
+    from the registry: the pool the participants were drawn from."""
+    draw_size: Annotated[StrictInt, Field(ge=0, le=1024)] = 0
+    """How many participants were drawn for (at most): with `weights` and the round id
+    anyone re-draws `participants`, and a participant refuses an announcement whose
+    participants are not that draw."""
 
     def chat(self) -> list[dict[str, str]]:
         return [m.model_dump() for m in self.messages]

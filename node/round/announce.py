@@ -43,6 +43,7 @@ def draw_and_announce(
             "topic": topic,
             "topic_source": source,
             "weights": weights,
+            "draw_size": ctx.config.round.max_participants,
         }
     )
     message = sign_envelope(ctx.account, "announce", round_id, payload.model_dump())

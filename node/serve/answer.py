@@ -3,9 +3,11 @@
 The announcement must come from a registered node, carry a round id that
 derives from its sender and nonce (nobody can announce a round in another
 coordinator's name, so a participant answers each round at most once), name
-this node as a participant, carry the hash of its own messages, and name this
-node's model as the round's (an answer with another model could not pass the
-round's checks).
+this node as a participant, list participants that are the seeded draw from the
+pool and weights it announces (`reputation.draws`: a coordinator cannot hand-pick
+its participants; whether the weights are the registry's is the audit's to check),
+carry the hash of its own messages, and name this node's model as the round's (an
+answer with another model could not pass the round's checks).
 The participant logs it, generates with its own signed sampling settings (its
 base seed and the round id give the seed), signs the answer with the text's LSH
 signature, logs the answer and returns it.
@@ -17,7 +19,7 @@ from node.context import NodeContext
 from node.errors import BadRequest, MessageRejected
 from node.inference.base import SamplingSpec
 from node.serve.admission import accept_message
-from reputation.draws import announced_by, answer_seed
+from reputation.draws import announced_by, answer_seed, draw_participants
 from reputation.envelope import digest, sign_envelope
 from reputation.messages import AnnouncePayload, AnswerPayload, Sampling, payload_of
 from verification.signatures import encode_signature, signature
@@ -35,6 +37,14 @@ async def answer(ctx: NodeContext, message: Any) -> dict[str, Any]:
         raise BadRequest("the round id does not derive from the announcer and its nonce")
     if ctx.address not in announce.participants:
         raise MessageRejected("this node is not a participant of the round")
+    drawn = draw_participants(
+        message["round_id"], list(announce.weights), announce.draw_size, announce.weights
+    )
+    if drawn != announce.participants:
+        raise BadRequest(
+            "the participants are not the round's seeded draw from the announced weights",
+            code="wrong_draw",
+        )
     if digest(chat) != announce.prompt_hash:
         raise BadRequest("prompt_hash does not match the announced messages")
     if announce.model != ctx.backend.model_id:

@@ -291,6 +291,8 @@ def test_peer_messages_are_checked(swarm3) -> None:
         "prompt_hash": digest(messages),
         "nonce": "00",
         "model": "smollm2-135m",
+        "weights": {info["node"]: 1.0},
+        "draw_size": 1,
     }
     answer = lambda m: httpx.post(url + "/swarm/v1/answer", json=m, timeout=60)  # noqa: E731
 

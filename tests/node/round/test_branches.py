@@ -370,6 +370,8 @@ async def test_a_second_different_announcement_is_kept_as_evidence(scripted_swar
             "prompt_hash": digest(chat),
             "nonce": "00",
             "model": backends[0].model_id,
+            "weights": {s.address(0): 1.0},
+            "draw_size": 1,
         }
         round_id = round_id_for(chat, 4, coordinator.address, "00")
         one = sign_envelope(coordinator, "announce", round_id, payload)

@@ -4,12 +4,14 @@ the log, and the judges' records are kept per topic (real rounds, scripted engin
 
 import json
 
+from node.serve import PATHS
 from node.topics import rebuild_judges
-from reputation.draws import draw_participants
+from reputation.draws import draw_participants, round_id_for
+from reputation.envelope import digest, sign_envelope
 from reputation.log import ConsensusLog
 from reputation.result import SwarmReply
 from reputation.topics import TopicModel
-from tests.node.round.test_branches import nodes, text
+from tests.node.round.test_branches import _post, nodes, text
 
 FAMILIES = [
     [f"What is {a} + {b} in base 9?" for a, b in [(15, 27), (33, 44), (18, 71), (62, 25)]],
@@ -101,3 +103,24 @@ async def test_the_announcement_lists_the_draw_weights_and_the_draw_replays(
         k = s.nodes[0].ctx.config.round.max_participants
         redrawn = draw_participants(reply.round_id, list(weights), k, weights)
         assert redrawn == payload["participants"] and s.address(3) not in redrawn
+        # a coordinator that hand-picks its participants is refused by them
+        chat = [{"role": "user", "content": "Name a river."}]
+        nonce = "0a"
+        round_id = round_id_for(chat, 8, s.address(1), nonce)
+        pool = {s.address(i): 1.0 for i in range(4)}
+        honest = draw_participants(round_id, list(pool), 2, pool)
+        picked = sorted(set(pool) - set(honest))  # the two the draw left out
+        lie = {
+            "messages": chat,
+            "max_tokens": 8,
+            "participants": picked,
+            "prompt_hash": digest(chat),
+            "nonce": nonce,
+            "model": s.nodes[0].ctx.backend.model_id,
+            "weights": pool,
+            "draw_size": 2,
+        }
+        message = sign_envelope(s.nodes[1].ctx.account, "announce", round_id, lie)
+        target = next(a for a in picked if a != s.address(1))
+        status, body = await _post(s, s.index(target), PATHS["answer"], message)
+        assert status == 400 and body["error"]["code"] == "wrong_draw", body
