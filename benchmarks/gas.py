@@ -25,8 +25,9 @@ from eth_account import Account
 from results import machine_line, write_section
 
 from contracts import merkle
+from contracts.client import EMPTY
 from contracts.embedded import EmbeddedChain
-from contracts.settlement import SCALE, Settlement, sign
+from contracts.settlement import SCALE, Settlement, quorum, sign
 
 BATCHES = (1, 10, 100)
 
@@ -47,7 +48,7 @@ async def measure(n: int) -> dict[str, Any]:
     register = []
     for i, node in enumerate(nodes):
         await embedded.fund(node.address, 10 * 10**18)
-        args = [f"http://127.0.0.1:{8000 + i}", "smollm2-135m", b"\0" * 32]
+        args = [f"http://127.0.0.1:{8000 + i}", "smollm2-135m", EMPTY]
         register.append(await send(chain, node, "register", args, 10**18))
     stake = await send(chain, nodes[0], "stake", [], 10**17)
     unstake = await send(chain, nodes[0], "request_unstake", [10**17])
@@ -65,13 +66,13 @@ async def measure(n: int) -> dict[str, Any]:
             tuple(sorted(a.address for a in nodes)),
             tuple(sorted(changes.items())),
         )
-        need = max(2, n // 2 + 1)
+        need = quorum(n)
         signers = sorted(nodes, key=lambda a: a.address)[:need]
         signatures = [sign(s, settlement, chain.chain_id, chain.address) for s in signers]
         settles[size] = await send(chain, nodes[1], "settle", settlement.call_args(signatures))
     return {
         "nodes": n,
-        "quorum": max(2, n // 2 + 1),
+        "quorum": quorum(n),
         "register": round(sum(register) / len(register)),
         "stake": stake,
         "request_unstake": unstake,

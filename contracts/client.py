@@ -81,6 +81,10 @@ class Member:
     def registered(self) -> bool:
         return self.since != 0
 
+    def active(self, minimum: int) -> bool:
+        """Registered with at least `minimum` bonded (the contract's `active`)."""
+        return self.registered and self.stake >= minimum
+
 
 def _unavailable(exc: Exception) -> ChainError:
     if isinstance(exc, ContractLogicError):

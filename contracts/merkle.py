@@ -8,7 +8,7 @@ The prefixes keep a leaf from passing for an inner node.
 
 from eth_utils import keccak
 
-__all__ = ["leaf", "proof", "root", "root_from"]
+__all__ = ["leaf", "proof", "root"]
 
 
 def _b(h: str | bytes) -> bytes:
@@ -54,10 +54,3 @@ def proof(digests: list[str] | list[bytes], index: int) -> list[bytes]:
             out.append(level[sibling])
         index //= 2
     return out
-
-
-def root_from(result_digest: str | bytes, siblings: list[bytes]) -> bytes:
-    node = leaf(result_digest)
-    for sibling in siblings:
-        node = _parent(node, sibling)
-    return node

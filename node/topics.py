@@ -46,9 +46,17 @@ def rebuild_judges(log: Any, min_prompts: int = MIN_PROMPTS) -> tuple[TopicModel
     history = log.judge_history(RECORD_ROUNDS)
     prompts = [prompt_text(m) for m in log.recent_prompts(PROMPTS)]
     model = fit_topics(prompts, min_prompts=min_prompts)
-    rounds = []
-    for source, topic, messages, judges in history:
-        if source == "inferred" or (not source and model is not None and messages):
-            topic, source = infer_topic(model, messages)
-        rounds.append((topic_key(source, topic), judges))
-    return model, JudgeBook.rebuilt(rounds)
+    keys = [topic_key(source, topic) for source, topic, _, _ in history]
+    if model is None:  # no clusters: an inferred topic of an earlier fit means nothing
+        keys = ["" if h[0] == "inferred" else k for h, k in zip(history, keys, strict=True)]
+    else:  # re-assign inferred (and untopiced) rounds, in one pass
+        redo = [
+            i
+            for i, (source, _, messages, _) in enumerate(history)
+            if source == "inferred" or (not source and messages)
+        ]
+        texts = [prompt_text(history[i][2]) for i in redo]
+        found: list[int] = model.assign(texts).tolist() if redo else []
+        for i, cluster in zip(redo, found, strict=True):
+            keys[i] = topic_key("inferred", str(int(cluster)))
+    return model, JudgeBook.rebuilt(zip(keys, (h[3] for h in history), strict=True))

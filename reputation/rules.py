@@ -48,7 +48,7 @@ and at most one round's answering and judging points otherwise.
 """
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ranking.consensus import SHRINK
@@ -68,7 +68,6 @@ __all__ = [
     "draw_weight",
     "placement",
     "points_fixed",
-    "reputations",
     "round_points",
     "shrink",
 ]
@@ -174,10 +173,3 @@ class Risk:
 
 def at_risk(stake: int, slash_bps: int) -> Risk:
     return Risk(stake * slash_bps // 10_000, PENALTY, -(ANSWER_WEIGHT + JUDGE_WEIGHT))
-
-
-def reputations(
-    history: Mapping[str, Iterable[tuple[float, float]]], now: float
-) -> dict[str, float]:
-    """Every node's decayed reputation from its (time, points) history."""
-    return {node: decayed(events, now) for node, events in history.items()}

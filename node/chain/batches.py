@@ -163,8 +163,9 @@ class Batcher:
             )
             return True
         need = quorum(len(settlement.participants))
-        staked = await asyncio.gather(*(self.chain.active(p) for p in settlement.participants))
-        active = [p for p, ok in zip(settlement.participants, staked, strict=True) if ok]
+        minimum = await self.chain.min_stake()
+        staked = {m.node.lower() for m in await self.chain.members() if m.active(minimum)}
+        active = [p for p in settlement.participants if p.lower() in staked]
         if len(active) < need:
             log.warning(
                 "batch %d: %d of its %d participants are staked, %d must sign; waiting",

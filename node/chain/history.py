@@ -3,6 +3,7 @@ event with its block's time, so that reputation can be decayed by age
 (`reputation.rules.decayed`) the same way by every reader: the node's draws
 (`node.chain.membership.refresh`) and `swarm reputation`."""
 
+import asyncio
 from dataclasses import dataclass, field
 
 from contracts.client import Chain
@@ -29,6 +30,8 @@ class Change:
 class ReputationHistory:
     changes: list[Change] = field(default_factory=list)
     next_block: int = 0
+    _by_node: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    """Each node's (time, points), by lower-cased address: what `decayed` reads."""
 
     async def update(self, chain: Chain) -> None:
         """Read the changes mined since the last update (`ChainError` if it cannot)."""
@@ -37,11 +40,10 @@ class ReputationHistory:
             return
         initial = await chain.initial_reputation()
         events = await chain.events("ReputationChanged", self.next_block, latest)
-        times = {}
-        for block in sorted({int(e["blockNumber"]) for e in events}):
-            times[block] = await chain.block_time(block)
-        self.changes += [
-            Change(
+        blocks = sorted({int(e["blockNumber"]) for e in events})
+        times = dict(zip(blocks, await asyncio.gather(*map(chain.block_time, blocks)), strict=True))
+        for e in events:
+            change = Change(
                 time=times[int(e["blockNumber"])],
                 block=int(e["blockNumber"]),
                 node=str(e["args"]["node"]),
@@ -50,11 +52,10 @@ class ReputationHistory:
                 committer=str(e["args"]["committer"]),
                 batch=int(e["args"]["batch"]),
             )
-            for e in events
-        ]
+            self.changes.append(change)
+            self._by_node.setdefault(change.node.lower(), []).append((change.time, change.points))
         self.next_block = latest + 1
 
     def decayed(self, node: str, now: float) -> float:
         """The node's reputation at `now`: its changes' points, each decayed by age."""
-        lower = node.lower()
-        return decayed([(c.time, c.points) for c in self.changes if c.node.lower() == lower], now)
+        return decayed(self._by_node.get(node.lower(), []), now)

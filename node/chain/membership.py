@@ -106,15 +106,12 @@ async def _write(
         raise ConfigError(f"the contract refused '{function}': {row.error}")
 
 
-async def refresh(
-    chain: Chain, directory: Directory, history: ReputationHistory | None = None
-) -> None:
+async def refresh(chain: Chain, directory: Directory, history: ReputationHistory) -> None:
     """Read the registry's members into the directory (`ChainUnavailable` if it cannot),
     with their reputation decayed by age from `history` (brought up to date first)."""
     minimum = await chain.min_stake()
-    members = [m for m in await chain.members() if m.registered and m.stake >= minimum]
+    members = [m for m in await chain.members() if m.active(minimum)]
     directory.update_remotes([(m.node, m.endpoint, m.model) for m in members])
-    history = history or ReputationHistory()
     await history.update(chain)
     now = time.time()
     directory.set_weights(

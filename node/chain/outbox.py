@@ -101,10 +101,11 @@ class Outbox:
                 await asyncio.sleep(delay * (1 + 0.1 * random.random()))
                 delay = min(2 * delay, self.retry_seconds)
                 continue
-            if idle:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            # idle: until woken or a second passes; a write waiting to be mined is
+            # looked at again after a tenth of a second, not at once
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0 if idle else 0.1)
 
     async def drain(self) -> bool:
         """Advance the rows in order until one must wait; True when nothing is left."""
@@ -147,7 +148,7 @@ class Outbox:
                 await self._broadcast(row.raw_tx)
             return False
         block = int(receipt["blockNumber"])
-        if await self.chain.block_number() - block < self.confirmations:
+        if self.confirmations and await self.chain.block_number() - block < self.confirmations:
             return False
         if int(receipt["status"]) != 1:
             await self._update(row, status="failed", error="reverted", block=block)
@@ -163,9 +164,7 @@ class Outbox:
             await self.chain.send_raw(raw)
         except ChainUnavailable as exc:
             text = str(exc).lower()
-            if any(
-                m in text for m in ("already known", "nonce too low", "invalid transaction nonce")
-            ):
+            if any(m in text for m in SAME_TRANSACTION):
                 return  # the same transaction is pooled or mined; the receipt tells
             raise
 

@@ -27,6 +27,18 @@ def main() -> None:
     """A node of a swarm-inference network with verified consensus."""
 
 
-COMMANDS = (up, node, keys, models, query, log_group, evaluate, verify, chain, stake, unstake)
-for command in (*COMMANDS, reputation):
+for command in (
+    up,
+    node,
+    keys,
+    models,
+    query,
+    log_group,
+    evaluate,
+    verify,
+    chain,
+    stake,
+    unstake,
+    reputation,
+):
     main.add_command(command)

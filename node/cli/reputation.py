@@ -30,7 +30,7 @@ WEI = 10**18
 async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
     import time
 
-    from contracts.client import Chain
+    from contracts.client import EMPTY, Chain
     from node.chain.history import ReputationHistory
     from node.config import load_config
     from node.errors import ConfigError
@@ -71,8 +71,8 @@ async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
                 "endpoint": m.endpoint,
                 "model": m.model,
                 "stake_ether": m.stake / WEI,
-                "active": m.stake >= minimum,
-                "attested": m.attestation != b"\0" * 32,
+                "active": m.active(minimum),
+                "attested": m.attestation != EMPTY,
                 "reputation": (m.reputation - initial) / WEI,
                 "decayed": round(decay, 6),
                 "weight": round(draw_weight(m.stake, decay), 6),

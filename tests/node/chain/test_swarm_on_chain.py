@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from contracts.settlement import SCALE
+from node.chain.history import ReputationHistory
 from node.chain.membership import refresh
 from node.serve import PATHS
 from reputation.chainlog import batches
@@ -94,7 +95,7 @@ async def test_rounds_are_committed_settled_and_provable_on_chain(scripted_swarm
         assert len(events) == len([d for d in expected.values() if d])
         # the registry gives each node its weight in draws: stake and reputation
         peers = s.nodes[0].ctx.peers
-        await refresh(chain, peers)
+        await refresh(chain, peers, ReputationHistory())
         for i in range(4):
             points = expected.get(s.address(i), 0) / SCALE
             assert peers.weight(s.address(i)) == pytest.approx(draw_weight(10**18, points))
