@@ -196,10 +196,12 @@ class Chain:
         block = await _guard(self.w3.eth.get_block(number))
         return int(block["timestamp"])
 
-    async def nonce(self, address: str) -> int:
-        """The next nonce of `address`, counting transactions still pending."""
+    async def nonce(self, address: str, pending: bool = True) -> int:
+        """The next nonce of `address`, counting transactions still pending (or, with
+        `pending=False`, only mined ones)."""
+        block = "pending" if pending else "latest"
         return int(
-            await _guard(self.w3.eth.get_transaction_count(to_checksum_address(address), "pending"))
+            await _guard(self.w3.eth.get_transaction_count(to_checksum_address(address), block))
         )
 
     async def signed_call(

@@ -37,7 +37,12 @@ log = logging.getLogger(__name__)
 
 ALREADY_DONE = ("already registered", "batch already settled")
 """Contract refusals that mean the write had already taken effect."""
-SAME_TRANSACTION = ("already known", "nonce too low", "invalid transaction nonce")
+SAME_TRANSACTION = (
+    "already known",
+    "already imported",
+    "nonce too low",
+    "invalid transaction nonce",
+)
 """RPC errors on a broadcast that mean the transaction is pooled or its nonce is used."""
 
 
@@ -141,7 +146,8 @@ class Outbox:
         assert row.tx_hash is not None and row.raw_tx is not None and row.nonce is not None
         receipt = await self.chain.receipt(row.tx_hash)
         if receipt is None:
-            if await self.chain.nonce(self.account.address) > row.nonce:
+            # mined nonces only: our own pooled transaction counts in the pending one
+            if await self.chain.nonce(self.account.address, pending=False) > row.nonce:
                 # Our nonce went to another transaction and ours is not mined: sign anew.
                 await self._update(row, status="pending", tx_hash=None, raw_tx=None, nonce=None)
             else:

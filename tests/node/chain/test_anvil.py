@@ -59,3 +59,33 @@ async def test_writes_queued_while_anvil_is_down_arrive_once_after_it_restarts(
     finally:
         await journal.close()
         anvil.stop()
+
+
+async def test_a_pooled_write_is_waited_for_not_signed_again(tmp_path: Path) -> None:
+    """Our own transaction waiting in the pool counts in the pending nonce: the
+    outbox must keep following it, not take the nonce as used by another."""
+    anvil = Anvil.start(free_port())
+    journal = await Journal.open(tmp_path / "consensus.db")
+    try:
+        deployment = await deploy_on(anvil.rpc_url)
+        account = Account.create()
+        await fund(anvil.rpc_url, account.address, 10 * 10**18)
+        chain = await Chain.at(anvil.rpc_url, deployment.contract)
+        outbox = Outbox(chain, account, journal)
+        await join(chain, outbox, account, "http://127.0.0.1:9", "m", 10**18, 30)
+        await chain.w3.provider.make_request("evm_setAutomine", [False])
+        root = merkle.root(["0x" + "22" * 32])
+        await outbox.put("commit:0", "commit", [0, root, 1])
+        assert not await outbox.drain()  # sent, not mined
+        sent = await outbox.row("commit:0")
+        assert sent is not None and sent.status == "sent"
+        assert not await outbox.drain()  # still pooled: followed, not signed anew
+        again = await outbox.row("commit:0")
+        assert again is not None and (again.status, again.tx_hash) == ("sent", sent.tx_hash)
+        await chain.w3.provider.make_request("evm_mine", [])
+        assert await outbox.drain()
+        assert len(await chain.events("Committed")) == 1
+        await chain.close()
+    finally:
+        await journal.close()
+        anvil.stop()
