@@ -25,7 +25,6 @@ from eth_account import Account
 from results import machine_line, write_section
 
 from contracts import merkle
-from contracts.client import EMPTY
 from contracts.embedded import EmbeddedChain
 from contracts.settlement import SCALE, Settlement, quorum, sign
 
@@ -48,7 +47,7 @@ async def measure(n: int) -> dict[str, Any]:
     register = []
     for i, node in enumerate(nodes):
         await embedded.fund(node.address, 10 * 10**18)
-        args = [f"http://127.0.0.1:{8000 + i}", "smollm2-135m", EMPTY]
+        args = [f"http://127.0.0.1:{8000 + i}", "smollm2-135m"]
         register.append(await send(chain, node, "register", args, 10**18))
     stake = await send(chain, nodes[0], "stake", [], 10**17)
     unstake = await send(chain, nodes[0], "request_unstake", [10**17])

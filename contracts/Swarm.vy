@@ -25,6 +25,16 @@
         one round by one sender), 2 failed verification; `evidence` is the digest
         of the logged proof (the pair of messages, or the round's signed result).
         A slash takes `slash_bps`/10000 of the node's bonded and unbonding stake.
+        Every participant of a settled batch counts as seen (`registry.last_seen`).
+
+        Proof-of-capability: `attest` admits a registered node to rounds with the
+        EIP-712 signatures of at least `MIN_ATTESTERS` distinct other members over
+            Capability(address node, string model, uint256 score, uint256 issued)
+        (same domain), each signer capable itself and serving the same model (it
+        checked the node's answers against its own copy), each `issued` no later
+        than now and at most `ATTESTATION_MAX_AGE` seconds old. `score` is the
+        signer's score of the node in basis points, kept in the `Attested` event;
+        the member's `attestation` becomes the hash of the signatures.
 """
 
 from . import registry
@@ -42,6 +52,9 @@ exports: (
     registry.count,
     registry.members,
     registry.active,
+    registry.capable,
+    registry.genesis_seats,
+    registry.inactivity_limit,
     registry.member,
     registry.node_list,
     registry.min_stake,
@@ -57,6 +70,9 @@ MAX_PARTICIPANTS: constant(uint256) = 64
 MAX_SLASHES: constant(uint256) = 16
 EQUIVOCATION: constant(uint8) = 1
 FAILED_VERIFICATION: constant(uint8) = 2
+MIN_ATTESTERS: constant(uint256) = 3
+MAX_ATTESTERS: constant(uint256) = 8
+ATTESTATION_MAX_AGE: constant(uint256) = 86400
 
 DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
@@ -65,6 +81,9 @@ SETTLEMENT_TYPEHASH: constant(bytes32) = keccak256(
     "Settlement(address committer,uint256 batch,bytes32 root,bytes32 participants,bytes32 changes,bytes32 slashes)"
 )
 NAME_HASH: constant(bytes32) = keccak256("SwarmConsensus")
+CAPABILITY_TYPEHASH: constant(bytes32) = keccak256(
+    "Capability(address node,string model,uint256 score,uint256 issued)"
+)
 VERSION_HASH: constant(bytes32) = keccak256("1")
 SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
 
@@ -83,6 +102,12 @@ event Slashed:
     committer: indexed(address)
     batch: uint256
 
+event Attested:
+    node: indexed(address)
+    model: String[128]
+    attesters: DynArray[address, MAX_ATTESTERS]
+    scores: DynArray[uint256, MAX_ATTESTERS]
+
 event Settled:
     committer: indexed(address)
     batch: indexed(uint256)
@@ -93,9 +118,16 @@ settled: public(HashMap[address, HashMap[uint256, bool]])
 
 
 @deploy
-def __init__(min_stake: uint256, unbonding_delay: uint256, initial_reputation: int256, slash_bps: uint256):
+def __init__(
+    min_stake: uint256,
+    unbonding_delay: uint256,
+    initial_reputation: int256,
+    slash_bps: uint256,
+    genesis_seats: uint256,
+    inactivity_limit: uint256,
+):
     assert slash_bps <= 10000, "slash_bps above 10000"
-    registry.__init__(min_stake, unbonding_delay, initial_reputation)
+    registry.__init__(min_stake, unbonding_delay, initial_reputation, genesis_seats, inactivity_limit)
     self.slash_bps = slash_bps
 
 
@@ -203,6 +235,9 @@ def settle(
         seen.append(signer)
 
     self.settled[committer][batch] = True
+    for p: address in participants:
+        if registry._registered(p):
+            registry._seen(p)
     for i: uint256 in range(len(nodes), bound=MAX_PARTICIPANTS):
         node: address = nodes[i]
         assert self._contains(participants, node) and registry._registered(node), "not a registered participant"
@@ -215,3 +250,48 @@ def settle(
         amount: uint256 = registry._slash(node, self.slash_bps)
         log Slashed(node=node, amount=amount, kind=kinds[i], evidence=evidence[i], committer=committer, batch=batch)
     log Settled(committer=committer, batch=batch, signers=len(seen))
+
+
+@internal
+@view
+def _capability_digest(node: address, model: String[128], score: uint256, issued: uint256) -> bytes32:
+    struct_hash: bytes32 = keccak256(
+        abi_encode(CAPABILITY_TYPEHASH, node, keccak256(model), score, issued)
+    )
+    return keccak256(concat(b"\x19\x01", self._domain(), struct_hash))
+
+
+@external
+@view
+def capability_digest(node: address, model: String[128], score: uint256, issued: uint256) -> bytes32:
+    """@notice The EIP-712 digest an attester signs."""
+    return self._capability_digest(node, model, score, issued)
+
+
+@external
+def attest(
+    node: address,
+    scores: DynArray[uint256, MAX_ATTESTERS],
+    issued: DynArray[uint256, MAX_ATTESTERS],
+    signatures: DynArray[Bytes[65], MAX_ATTESTERS],
+):
+    """@notice Admit a registered node to rounds (again) with its attesters' signatures
+               over its current model (anyone may submit them)."""
+    assert registry._registered(node), "not registered"
+    assert len(signatures) >= MIN_ATTESTERS, "too few attestations"
+    assert len(scores) == len(signatures) and len(issued) == len(signatures), "attestation lists differ in length"
+    model: String[128] = registry.member[node].model
+    seen: DynArray[address, MAX_ATTESTERS] = []
+    for i: uint256 in range(len(signatures), bound=MAX_ATTESTERS):
+        assert issued[i] <= block.timestamp, "attestation issued in the future"
+        assert issued[i] + ATTESTATION_MAX_AGE >= block.timestamp, "attestation too old"
+        signer: address = self._signer(self._capability_digest(node, model, scores[i], issued[i]), signatures[i])
+        assert signer != node, "a node cannot attest itself"
+        assert registry._capable(signer), "attester is not a capable member"
+        assert keccak256(registry.member[signer].model) == keccak256(model), "attester serves another model"
+        for s: address in seen:
+            assert s != signer, "duplicate attester"
+        seen.append(signer)
+    registry._admit(node)
+    registry.member[node].attestation = keccak256(abi_encode(signatures))
+    log Attested(node=node, model=model, attesters=seen, scores=scores)

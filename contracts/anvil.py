@@ -117,14 +117,7 @@ async def deploy_on(rpc_url: str, params: ChainParams | None = None) -> Deployme
     provider = AsyncHTTPProvider(rpc_url)
     w3 = AsyncWeb3(provider)
     try:
-        address = await deploy(
-            w3,
-            Account.from_key(DEV_KEY),
-            params.min_stake,
-            params.unbonding_delay,
-            params.initial_reputation,
-            params.slash_bps,
-        )
+        address = await deploy(w3, Account.from_key(DEV_KEY), params)
         return Deployment(rpc_url, int(await w3.eth.chain_id), address)
     finally:
         await provider.disconnect()

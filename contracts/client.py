@@ -20,6 +20,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import ContractLogicError, Web3Exception
 
 from contracts.artifacts import load
+from contracts.params import ChainParams
 from swarm_errors import SwarmError
 
 __all__ = [
@@ -76,6 +77,10 @@ class Member:
     release: int
     reputation: int
     since: int
+    capable_since: int = 0
+    """When its capability was last admitted (0: never, or its model changed since)."""
+    last_seen: int = 0
+    """Its last admission or settled batch it took part in."""
 
     @property
     def registered(self) -> bool:
@@ -84,6 +89,12 @@ class Member:
     def active(self, minimum: int) -> bool:
         """Registered with at least `minimum` bonded (the contract's `active`)."""
         return self.registered and self.stake >= minimum
+
+    def capable(self, minimum: int, inactivity_limit: int, now: float) -> bool:
+        """Active, admitted, and seen within the limit at time `now` (the contract's
+        `capable`, read at a block's time)."""
+        seen = max(self.capable_since, self.last_seen)
+        return self.active(minimum) and self.capable_since != 0 and now <= seen + inactivity_limit
 
 
 def _unavailable(exc: Exception) -> ChainError:
@@ -115,6 +126,7 @@ class Chain:
         self.contract = w3.eth.contract(address=self.address, abi=load()["abi"])
         self._min_stake: int | None = None
         self._initial: int | None = None
+        self._limit: int | None = None
 
     @classmethod
     async def connect(cls, w3: AsyncWeb3, contract: str) -> "Chain":
@@ -159,6 +171,16 @@ class Chain:
     async def active(self, node: str) -> bool:
         """Registered with at least the minimum bonded stake: whose signatures count."""
         return bool(await self.call("active", to_checksum_address(node)))
+
+    async def capable(self, node: str) -> bool:
+        """May take part in rounds (the contract's `capable`)."""
+        return bool(await self.call("capable", to_checksum_address(node)))
+
+    async def inactivity_limit(self) -> int:
+        """Seconds without a settled round before a re-test (set at deployment)."""
+        if self._limit is None:
+            self._limit = int(await self.call("inactivity_limit"))
+        return self._limit
 
     async def initial_reputation(self) -> int:
         """The reputation a node registers with (set at deployment, so read once)."""
@@ -246,16 +268,13 @@ class Chain:
 async def deploy(
     w3: AsyncWeb3,
     sender: Any,
-    min_stake: int,
-    unbonding_delay: int,
-    initial_reputation: int,
-    slash_bps: int,
+    params: ChainParams,
 ) -> str:
     """Deploy the committed artifact from `sender` (an unlocked address of the node, or
     an eth-account account); the contract's address."""
     artifact = load()
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    build = factory.constructor(min_stake, unbonding_delay, initial_reputation, slash_bps)
+    build = factory.constructor(*params.constructor())
     if isinstance(sender, str):
         tx_hash = await _guard(build.transact({"from": sender}))
     else:

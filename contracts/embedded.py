@@ -35,14 +35,7 @@ class EmbeddedChain:
         provider = AsyncEthereumTesterProvider()
         w3 = AsyncWeb3(provider)
         funder = (await w3.eth.accounts)[0]
-        contract = await deploy(
-            w3,
-            funder,
-            params.min_stake,
-            params.unbonding_delay,
-            params.initial_reputation,
-            params.slash_bps,
-        )
+        contract = await deploy(w3, funder, params)
         return cls(provider, Deployment(EMBEDDED, int(await w3.eth.chain_id), contract), funder)
 
     def web3(self) -> AsyncWeb3:

@@ -19,3 +19,21 @@ class ChainParams:
     """A new member's reputation (1.0 in fixed point)."""
     slash_bps: int = 1000
     """Share of the stake one slash takes, in basis points (10%)."""
+    genesis_seats: int = 3
+    """How many first registrants are admitted to rounds without attestations: the
+    founders, who have nobody to calibrate them (three, the attesters a newcomer
+    needs). A local swarm sets it to its size."""
+    inactivity_limit: int = 30 * 24 * 3600
+    """Seconds a member may go without a settled round before it must be attested
+    again (30 days)."""
+
+    def constructor(self) -> list[int]:
+        """The contract's constructor arguments, in order."""
+        return [
+            self.min_stake,
+            self.unbonding_delay,
+            self.initial_reputation,
+            self.slash_bps,
+            self.genesis_seats,
+            self.inactivity_limit,
+        ]

@@ -1,14 +1,21 @@
 #pragma version ~=0.4.3
 """
 @title Registry: members, stake with an unbonding delay, reputation in fixed point
-@notice A member is a node's account. It registers with its endpoint URL, the model
-        it serves and a capability attestation (a hash; the proof-of-capability
-        rules fill it), locking at least `min_stake` wei. Stake leaves only through
+@notice A member is a node's account. It registers with its endpoint URL and the
+        model it serves, locking at least `min_stake` wei. Stake leaves only through
         `request_unstake` and, after `unbonding_delay` seconds, `withdraw`; stake
         that is unbonding can still be slashed, so a node cannot run from a slash.
         Reputation is an int256 with 18 decimals (`SCALE`); only the settlement
         module of the deployed contract changes it or slashes, with a quorum's
         signatures.
+
+        Capability: a member takes part in rounds only while `capable`: staked,
+        admitted (`capable_since`, set by the deployed contract's `attest` from a
+        quorum of attestations, or at registration for one of the first
+        `genesis_seats` members, the founders who have nobody to calibrate them),
+        and seen within `inactivity_limit` seconds (`last_seen`: its last admission
+        or settled batch it took part in). A change of model clears the admission,
+        so the member is tested again; so does a long silence, by the limit.
 """
 
 SCALE: constant(int256) = 10**18
@@ -25,18 +32,19 @@ struct Member:
     release: uint256
     reputation: int256
     since: uint256
+    capable_since: uint256
+    last_seen: uint256
 
 event Registered:
     node: indexed(address)
     endpoint: String[256]
     model: String[128]
-    attestation: bytes32
     stake: uint256
 
 event Updated:
     node: indexed(address)
     endpoint: String[256]
-    attestation: bytes32
+    model: String[128]
 
 event Staked:
     node: indexed(address)
@@ -55,15 +63,25 @@ event Withdrawn:
 min_stake: public(uint256)
 unbonding_delay: public(uint256)
 initial_reputation: public(int256)
+genesis_seats: public(uint256)
+inactivity_limit: public(uint256)
 member: public(HashMap[address, Member])
 node_list: public(DynArray[address, MAX_MEMBERS])
 
 
 @deploy
-def __init__(min_stake: uint256, unbonding_delay: uint256, initial_reputation: int256):
+def __init__(
+    min_stake: uint256,
+    unbonding_delay: uint256,
+    initial_reputation: int256,
+    genesis_seats: uint256,
+    inactivity_limit: uint256,
+):
     self.min_stake = min_stake
     self.unbonding_delay = unbonding_delay
     self.initial_reputation = initial_reputation
+    self.genesis_seats = genesis_seats
+    self.inactivity_limit = inactivity_limit
 
 
 @internal
@@ -79,9 +97,32 @@ def _active(node: address) -> bool:
     return self.member[node].since != 0 and self.member[node].stake >= self.min_stake
 
 
+@internal
+@view
+def _capable(node: address) -> bool:
+    """Active, admitted, and seen within the inactivity limit."""
+    m: Member = self.member[node]
+    if not self._active(node) or m.capable_since == 0:
+        return False
+    return block.timestamp <= max(m.capable_since, m.last_seen) + self.inactivity_limit
+
+
+@internal
+def _admit(node: address):
+    self.member[node].capable_since = block.timestamp
+    self.member[node].last_seen = block.timestamp
+
+
+@internal
+def _seen(node: address):
+    self.member[node].last_seen = block.timestamp
+
+
 @external
 @payable
-def register(endpoint: String[256], model: String[128], attestation: bytes32):
+def register(endpoint: String[256], model: String[128]):
+    """@notice Join with a stake; one of the first `genesis_seats` members is admitted at
+               once, every later one through `attest`."""
     assert not self._registered(msg.sender), "already registered"
     assert msg.value >= self.min_stake, "stake below the minimum"
     assert len(endpoint) > 0 and len(model) > 0, "endpoint and model are required"
@@ -89,25 +130,33 @@ def register(endpoint: String[256], model: String[128], attestation: bytes32):
         node=msg.sender,
         endpoint=endpoint,
         model=model,
-        attestation=attestation,
+        attestation=empty(bytes32),
         stake=msg.value,
         unbonding=0,
         release=0,
         reputation=self.initial_reputation,
         since=block.timestamp,
+        capable_since=0,
+        last_seen=0,
     )
     self.node_list.append(msg.sender)
-    log Registered(node=msg.sender, endpoint=endpoint, model=model, attestation=attestation, stake=msg.value)
+    if self.genesis_seats > 0:
+        self.genesis_seats -= 1
+        self._admit(msg.sender)
+    log Registered(node=msg.sender, endpoint=endpoint, model=model, stake=msg.value)
 
 
 @external
-def update(endpoint: String[256], attestation: bytes32):
-    """@notice A member's new endpoint or attestation (its model is fixed)."""
+def update(endpoint: String[256], model: String[128]):
+    """@notice A member's new endpoint or model; a new model must be attested anew."""
     assert self._registered(msg.sender), "not registered"
-    assert len(endpoint) > 0, "endpoint is required"
+    assert len(endpoint) > 0 and len(model) > 0, "endpoint and model are required"
+    if keccak256(model) != keccak256(self.member[msg.sender].model):
+        self.member[msg.sender].model = model
+        self.member[msg.sender].capable_since = 0
+        self.member[msg.sender].attestation = empty(bytes32)
     self.member[msg.sender].endpoint = endpoint
-    self.member[msg.sender].attestation = attestation
-    log Updated(node=msg.sender, endpoint=endpoint, attestation=attestation)
+    log Updated(node=msg.sender, endpoint=endpoint, model=model)
 
 
 @external
@@ -165,6 +214,13 @@ def members(offset: uint256, limit: uint256) -> DynArray[Member, MAX_PAGE]:
 @view
 def active(node: address) -> bool:
     return self._active(node)
+
+
+@external
+@view
+def capable(node: address) -> bool:
+    """@notice May take part in rounds: staked, admitted, not idle past the limit."""
+    return self._capable(node)
 
 
 @internal

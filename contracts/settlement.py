@@ -20,6 +20,7 @@ __all__ = [
     "SCALE",
     "Settlement",
     "Slash",
+    "domain",
     "quorum",
     "recover",
     "sign",
@@ -40,6 +41,16 @@ TYPES = {
         {"name": "slashes", "type": "bytes32"},
     ]
 }
+
+
+def domain(chain_id: int, contract: str) -> dict[str, Any]:
+    """The EIP-712 domain of everything the contract checks a signature of."""
+    return {
+        "name": "SwarmConsensus",
+        "version": "1",
+        "chainId": chain_id,
+        "verifyingContract": to_checksum_address(contract),
+    }
 
 
 def quorum(participants: int) -> int:
@@ -85,12 +96,7 @@ class Settlement:
 
     def typed(self, chain_id: int, contract: str) -> dict[str, Any]:
         return {
-            "domain": {
-                "name": "SwarmConsensus",
-                "version": "1",
-                "chainId": chain_id,
-                "verifyingContract": to_checksum_address(contract),
-            },
+            "domain": domain(chain_id, contract),
             "types": TYPES,
             "primaryType": "Settlement",
             "message": {

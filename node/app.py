@@ -100,7 +100,7 @@ async def start_node(
             journal,
             peers,
             node.url,
-            backend.model_id,
+            backend,
             embedded,
             cosign_timeout=config.round.timeout_floor * 2,
         )

@@ -39,6 +39,8 @@ class NodeContext:
     chain: Any = None
     """The node's `node.chain.link.ChainLink` once it is on its chain (None: chain off)."""
     clock: Callable[[], float] | None = None
+    calibrations: dict[str, Any] = field(default_factory=dict)
+    """Open calibration sessions this node attests, by session id (`node.serve.calibrate`)."""
     guard: MessageGuard = field(init=False)
 
     def __post_init__(self) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "BadRequest",
     "ClaimRejected",
     "ConfigError",
+    "Conflict",
     "Equivocation",
     "HttpError",
     "MessageRejected",
@@ -112,6 +113,17 @@ class NotFound(NodeError, LookupError):
     def __init__(self, message: str, code: str = "not_found"):
         super().__init__(message)
         self.code = code
+
+
+class Conflict(NodeError):
+    """The request cannot be served in this node's present state (409), or not now (503)."""
+
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, code: str, status: int = 409):
+        super().__init__(message)
+        self.code = code
+        self.status = status
 
 
 class HttpError(NodeError):

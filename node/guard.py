@@ -41,19 +41,25 @@ class MessageGuard:
         self._seen: dict[Key, tuple[str, dict[str, Any], float]] = {}
 
     def check(
-        self, message: Any, expected_type: str, round_id: str | None = None, once: bool = True
+        self,
+        message: Any,
+        expected_type: str,
+        round_id: str | None = None,
+        once: bool = True,
+        members_only: bool = True,
     ) -> str:
         """Validate `message`; return its digest. Raises a `MessageRejected` subclass
         (or `InvalidSignature`/`EnvelopeError` for a malformed or forged message).
         `once=False` skips the replay and equivocation memory, for requests that
         are harmless to serve twice (a settlement co-signed again is the same
-        signature)."""
+        signature). `members_only=False` accepts any sender (a node asking to be
+        calibrated is not a member yet)."""
         sender = recover_sender(message)
         if message["type"] != expected_type:
             raise MessageRejected(f"expected a '{expected_type}' message, got '{message['type']}'")
         if round_id is not None and message["round_id"] != round_id:
             raise MessageRejected("message belongs to another round")
-        if sender.lower() not in {a.lower() for a in self._registered()}:
+        if members_only and sender.lower() not in {a.lower() for a in self._registered()}:
             raise UnknownSender(f"{sender} is not a registered node")
         now = self._clock()
         if abs(now - float(message["timestamp"])) > self.max_age:

@@ -8,9 +8,10 @@ settings in its signed answer. Every other setting comes from `base` (built by
 `node.config.load_config`, so the environment's `SWARM_<SECTION>__<FIELD>`
 overrides apply as they do to `swarm node run`). With the chain on and no
 `chain.rpc_url`, the swarm starts one embedded py-evm chain with the contract
-deployed, and every node registers and stakes on it and finds the others in its
-registry; with the chain off, the nodes know each other as static peers. The
-engine's speed is measured once and shared.
+deployed with a genesis seat for each node (so none needs calibrating), and
+every node registers and stakes on it and finds the others in its registry;
+with the chain off, the nodes know each other as static peers. The engine's
+speed is measured once and shared.
 
 The local keys use the password in `LOCAL_PASSWORD` and a cheap scrypt cost:
 they guard a loopback test swarm, not stake. Production nodes use
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.embedded import EmbeddedChain
+from contracts.params import ChainParams
 from node.app import RunningNode, start_node
 from node.chain.membership import refresh
 from node.config import NodeConfig
@@ -73,7 +75,8 @@ async def start_local_swarm(
         raise ValueError(f"{n} nodes need {n} backends, got {len(backends)}")
     speed = await measure_speed(backends[0])
     chain = base.chain
-    embedded = await EmbeddedChain.start() if chain.enabled and not chain.rpc_url else None
+    founders = ChainParams(genesis_seats=n)  # every local node is a founder
+    embedded = await EmbeddedChain.start(founders) if chain.enabled and not chain.rpc_url else None
     nodes: list[RunningNode] = []
     try:
         for i, temperature in enumerate(temperatures(n)):

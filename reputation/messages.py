@@ -15,6 +15,14 @@ The exchanges of a round, by phase (DESIGN.md, "A round"):
 | 6 verify | `verify_request` (`VerifyRequestPayload`) | `verification` (`VerificationPayload`) |
 | 7 settle | `result` (`reputation.result.SwarmResult`) | |
 
+Calibration (`POST /swarm/v1/calibrate`, `reputation.calibration`), a candidate
+with an attester, not in a round (`round_id` null):
+
+| candidate sends | attester replies |
+|---|---|
+| `calibrate_request` (`CalibrateRequestPayload`) | `challenge` (`ChallengePayload`) |
+| `calibrate_replies` (`RepliesPayload`) | `attestation` (`AttestationPayload`) |
+
 `payload_of` validates a message's payload against its model; a payload that
 does not fit raises `InvalidPayload`, naming the field.
 """
@@ -30,12 +38,18 @@ __all__ = [
     "REFUSAL",
     "AnnouncePayload",
     "AnswerPayload",
+    "AnsweringReply",
+    "AttestationPayload",
+    "CalibrateRequestPayload",
+    "ChallengePayload",
     "ChatTurn",
     "InvalidPayload",
     "JudgeRequestPayload",
     "JudgeTask",
+    "JudgingTask",
     "Method",
     "MethodResult",
+    "RepliesPayload",
     "Sampling",
     "SettleRequestPayload",
     "SettleSignaturePayload",
@@ -222,6 +236,73 @@ class SettleSignaturePayload(Payload):
     root: str
     signature: str = Field(pattern=r"^0x[0-9a-f]{130}$")
     """The co-signer's EIP-712 signature of the settlement (`contracts.settlement`)."""
+
+
+Hex32 = Annotated[StrictStr, Field(pattern=r"^0x[0-9a-f]{64}$")]
+Address = Annotated[StrictStr, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+class CalibrateRequestPayload(Payload):
+    """A candidate asks to be calibrated for the model it serves, on one chain."""
+
+    model: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+    chain_id: StrictInt
+    contract: Address
+
+
+class JudgingTask(Payload):
+    instruction: StrictStr
+    first: StrictStr
+    second: StrictStr
+
+
+class ChallengePayload(Payload):
+    """The attester's challenges for one session; the replies are due by `deadline`."""
+
+    session: Hex32
+    node: Address
+    model: StrictStr
+    judging: list[JudgingTask]
+    answering: list[StrictStr]
+    """Questions, each asked as one user turn."""
+    max_tokens: StrictInt
+    deadline: float
+
+
+class AnsweringReply(Payload):
+    text: StrictStr
+    token_ids: Annotated[list[StrictInt], Field(max_length=4096)]
+
+
+class RepliesPayload(Payload):
+    """The candidate's replies, in the challenge's order."""
+
+    session: Hex32
+    judging: Annotated[
+        list[Annotated[list[float], Field(min_length=2, max_length=2)]], Field(max_length=256)
+    ]
+    """Per judging task: the mean token log-probability of `first` and of `second`."""
+    answering: Annotated[list[AnsweringReply], Field(max_length=64)]
+
+
+class AttestationPayload(Payload):
+    """The attester's verdict; `signature` (EIP-712 `Capability`, `contracts.capability`)
+    only when the candidate passed."""
+
+    session: Hex32
+    node: Address
+    model: StrictStr
+    passed: StrictBool
+    score: StrictInt
+    """Basis points."""
+    issued: StrictInt
+    judging: list[StrictInt]
+    """[right, total]"""
+    answering: list[StrictInt]
+    check_failures: StrictInt
+    reasons: list[StrictStr]
+    signature: StrictStr
+    """0x-hex of 65 bytes, or empty when the candidate failed."""
 
 
 def payload_of(model: type[P], message: dict[str, Any]) -> P:

@@ -115,5 +115,8 @@ class ScriptedBackend:
         scores = [TokenScore(-gap, 1 if gap == 0 else 9, 0.0) for _ in token_ids]
         return Forced(text, scores, bool(token_ids) and token_ids[-1] == EOS)
 
+    async def tokenize(self, text: str) -> list[int]:
+        return encode(text)
+
     async def close(self) -> None:
         return None

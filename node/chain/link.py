@@ -5,9 +5,12 @@
 shares among its nodes, or one of this node's own, which funds the node's key
 from its prefunded accounts). It starts the outbox drain, joins the registry
 (`node.chain.membership.join`: register, update, top up, or a clear refusal),
+gets admitted to rounds if it is not (`node.chain.capability.ensure_capable`:
+calibration by three capable peers; a node they do not pass refuses to start),
 reads the registry into the directory, and starts three loops: the outbox, the
-batcher (`node.chain.batches`) and the registry refresh. `ChainLink.stop` ends
-them; what is queued stays in the outbox for the next start.
+batcher (`node.chain.batches`) and the registry refresh, which also has the node
+tested again once it has lost its admission (idle past the inactivity limit).
+`ChainLink.stop` ends them; what is queued stays in the outbox for the next start.
 
 When the RPC cannot be reached at start, a node that registered before starts
 anyway (its chain id is remembered in `<log>.chain.json`); one that never
@@ -18,7 +21,9 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +32,13 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from contracts.client import Chain, ChainError, ChainUnavailable
 from contracts.embedded import EmbeddedChain
 from node.chain.batches import Batcher
+from node.chain.capability import ensure_capable
 from node.chain.history import ReputationHistory
 from node.chain.membership import join, refresh
 from node.chain.outbox import Outbox
 from node.config import NodeConfig
 from node.errors import ConfigError
+from node.inference.base import Backend
 from node.journal import Journal
 from node.peers.directory import Directory
 from reputation.chainlog import outbox_row
@@ -90,7 +97,7 @@ async def open_chain(
     journal: Journal,
     peers: Directory,
     url: str,
-    model: str,
+    backend: Backend,
     embedded: EmbeddedChain | None = None,
     cosign_timeout: float = 60.0,
 ) -> ChainLink | None:
@@ -114,25 +121,33 @@ async def open_chain(
     link = ChainLink(chain, outbox, batcher)
     link.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
     try:
-        await join(chain, outbox, account, url, model, settings.stake_wei, settings.start_timeout)
+        timeout = settings.start_timeout
+        await join(chain, outbox, account, url, backend.model_id, settings.stake_wei, timeout)
         with contextlib.suppress(ChainUnavailable):
+            await ensure_capable(chain, outbox, account, backend, timeout)
             await refresh(chain, peers, link.history)
     except BaseException:
         await link.stop()
         raise
     link.tasks.append(asyncio.create_task(batcher.run(), name="batches"))
+    retest = partial(ensure_capable, chain, outbox, account, backend, timeout)
     link.tasks.append(
-        asyncio.create_task(_watch(chain, peers, link.history, settings.refresh_seconds))
+        asyncio.create_task(_watch(chain, peers, link.history, settings.refresh_seconds, retest))
     )
     return link
 
 
 async def _watch(
-    chain: Chain, peers: Directory, history: ReputationHistory, interval: float
+    chain: Chain,
+    peers: Directory,
+    history: ReputationHistory,
+    interval: float,
+    retest: Callable[[], Awaitable[object]],
 ) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
             await refresh(chain, peers, history)
-        except ChainError as exc:
-            log.warning("registry not read: %s", exc)
+            await retest()
+        except (ChainError, ConfigError) as exc:
+            log.warning("registry not read or admission not renewed: %s", exc)

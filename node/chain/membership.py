@@ -4,9 +4,9 @@
 
 - not registered: registers with `chain.stake` ether (at least the contract's
   minimum), refusing to start if the account cannot pay for it;
-- registered under another model: refuses to start (a member's model is fixed;
-  re-registering under a new key is the way to serve another model);
-- registered at another URL: updates its endpoint;
+- registered under another model or at another URL: updates them (a new model
+  loses the member's admission to rounds until it is attested again:
+  `node.chain.capability`);
 - registered with its bonded stake below the minimum (after an unstake or a
   slash): tops it up to `chain.stake` if the account can, else refuses.
 
@@ -15,8 +15,9 @@ RPC cannot be reached, a node that registered before (its outbox says so) starts
 anyway with its bootstrap peers and catches up when the chain is back; a node
 that never registered refuses to start.
 
-`refresh` replaces the directory's remote peers with the registry's active
-members (registered, bonded stake at least the minimum), each with the model it
+`refresh` replaces the directory's remote peers with the registry's capable
+members (registered, bonded stake at least the minimum, admitted by attestations
+or a genesis seat and not idle past the inactivity limit), each with the model it
 registered and its weight in draws (`reputation.rules.draw_weight` of its stake and
 its reputation in points, each change decayed by age from its block's time:
 `node.chain.history`); the static bootstrap peers are used only until the registry
@@ -27,14 +28,14 @@ import logging
 import time
 from typing import Any
 
-from contracts.client import EMPTY, Chain, ChainUnavailable
+from contracts.client import Chain, ChainUnavailable
 from node.chain.history import ReputationHistory
 from node.chain.outbox import Outbox
 from node.errors import ConfigError
 from node.peers.directory import Directory
 from reputation.rules import draw_weight
 
-__all__ = ["GAS_RESERVE", "join", "refresh"]
+__all__ = ["GAS_RESERVE", "join", "refresh", "write"]
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +73,12 @@ async def join(
                 f"stakes {want / 1e18:g} (plus gas); fund it (on a dev chain: `swarm chain fund "
                 f"{address}`)"
             )
-        await _write(outbox, "register", "register", [url, model, EMPTY], want, timeout)
+        await write(outbox, "register", "register", [url, model], want, timeout)
         log.info("registered %s (%s at %s) with %g ether", address, model, url, want / 1e18)
         return
-    if member.model != model:
-        raise ConfigError(
-            f"{address} is registered under model {member.model!r}, but this node serves "
-            f"{model!r}; serve {member.model!r} or use another key"
-        )
-    if member.endpoint != url:
-        await _write(outbox, f"update:{url}", "update", [url, member.attestation], 0, timeout)
-        log.info("updated %s's endpoint to %s", address, url)
+    if (member.endpoint, member.model) != (url, model):
+        await write(outbox, f"update:{url}:{model}", "update", [url, model], 0, timeout)
+        log.info("updated %s to serve %s at %s", address, model, url)
     if member.stake < minimum:
         top_up = want - member.stake
         if balance < top_up + GAS_RESERVE:
@@ -91,10 +87,10 @@ async def join(
                 f"{minimum / 1e18:g}, and cannot pay the difference"
             )
         key = f"stake:top-up:{member.stake}:{member.unbonding}"
-        await _write(outbox, key, "stake", [], top_up, timeout)
+        await write(outbox, key, "stake", [], top_up, timeout)
 
 
-async def _write(
+async def write(
     outbox: Outbox, key: str, function: str, args: list[Any], value: int, timeout: float
 ) -> None:
     await outbox.put(key, function, args, value)
@@ -109,11 +105,10 @@ async def _write(
 async def refresh(chain: Chain, directory: Directory, history: ReputationHistory) -> None:
     """Read the registry's members into the directory (`ChainUnavailable` if it cannot),
     with their reputation decayed by age from `history` (brought up to date first)."""
-    minimum = await chain.min_stake()
-    members = [m for m in await chain.members() if m.active(minimum)]
+    minimum, limit, now = await chain.min_stake(), await chain.inactivity_limit(), time.time()
+    members = [m for m in await chain.members() if m.capable(minimum, limit, now)]
     directory.update_remotes([(m.node, m.endpoint, m.model) for m in members])
     await history.update(chain)
-    now = time.time()
     directory.set_weights(
         {m.node: draw_weight(m.stake, history.decayed(m.node, now)) for m in members}
     )

@@ -8,6 +8,7 @@ password) are defined once in `node.cli.options`.
 
 import click
 
+from node.cli.calibrate import calibrate
 from node.cli.chain import chain, stake, unstake
 from node.cli.eval import evaluate
 from node.cli.keys import keys
@@ -40,5 +41,6 @@ for command in (
     stake,
     unstake,
     reputation,
+    calibrate,
 ):
     main.add_command(command)

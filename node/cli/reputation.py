@@ -1,7 +1,10 @@
 """`swarm reputation`: every registered node's standing, from the chain and the log.
 
 For each member of the registry the config's chain names: its stake, whether it
-is active (staked at least the minimum), its attestation, its reputation on chain
+is active (staked at least the minimum), how it was admitted to rounds (`attested`
+by three calibrating members, a `genesis` seat, or `none`: never, or its model
+changed since) and whether it is capable now (admitted and not idle past the
+inactivity limit), its reputation on chain
 (points above the initial reputation: the running sum of every settled change)
 and decayed (each change weighed by 2^(−age / half-life) from its block's time:
 `node.chain.history`, as a node's draws read it), its weight in draws, and, from
@@ -30,7 +33,7 @@ WEI = 10**18
 async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
     import time
 
-    from contracts.client import EMPTY, Chain
+    from contracts.client import Chain
     from node.chain.history import ReputationHistory
     from node.config import load_config
     from node.errors import ConfigError
@@ -45,6 +48,7 @@ async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
     changes = ReputationHistory()
     try:
         minimum = await chain.min_stake()
+        limit = await chain.inactivity_limit()
         initial = await chain.initial_reputation()
         members = await chain.members()
         await changes.update(chain)
@@ -72,7 +76,8 @@ async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
                 "model": m.model,
                 "stake_ether": m.stake / WEI,
                 "active": m.active(minimum),
-                "attested": m.attestation != EMPTY,
+                "admission": _admission(m),
+                "capable": m.capable(minimum, limit, now),
                 "reputation": (m.reputation - initial) / WEI,
                 "decayed": round(decay, 6),
                 "weight": round(draw_weight(m.stake, decay), 6),
@@ -83,6 +88,14 @@ async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
     if history:
         out["history"] = [asdict(c) for c in changes.changes]
     return out
+
+
+def _admission(member: Any) -> str:
+    from contracts.client import EMPTY
+
+    if member.capable_since == 0:
+        return "none"
+    return "genesis" if member.attestation == EMPTY else "attested"
 
 
 def _plot(events: list[dict[str, Any]], path: Path) -> None:
@@ -145,7 +158,7 @@ def reputation(config_path: Path, history: bool, plot: Path | None, as_json: boo
 
     table = Table(title=f"Registry of {standing['contract']}")
     table.add_column("node", overflow="fold")
-    for column in ("stake", "active", "attested", "reputation", "decayed", "weight"):
+    for column in ("stake", "active", "admission", "capable", "reputation", "decayed", "weight"):
         table.add_column(column, justify="right")
     table.add_column("judging per topic")
     for r in standing["nodes"]:
@@ -154,7 +167,8 @@ def reputation(config_path: Path, history: bool, plot: Path | None, as_json: boo
             r["node"],
             f"{r['stake_ether']:g}",
             "yes" if r["active"] else "no",
-            "yes" if r["attested"] else "no",
+            r["admission"],
+            "yes" if r["capable"] else "no",
             f"{r['reputation']:+.3f}",
             f"{r['decayed']:+.3f}",
             f"{r['weight']:.3f}",

@@ -159,16 +159,21 @@ class OpenAIBackend:
     async def _tokenize(
         self, messages: Chat, generation_prompt: bool, continue_final: bool
     ) -> list[int]:
-        rendered = await self._post(
-            self._root + "/tokenize",
+        return await self._tokens(
             {
                 "messages": [dict(m) for m in messages],
                 "add_generation_prompt": generation_prompt,
                 "continue_final_message": continue_final,
-            },
+            }
         )
+
+    async def tokenize(self, text: str) -> list[int]:
+        return await self._tokens({"prompt": text, "add_special_tokens": False})
+
+    async def _tokens(self, body: dict[str, Any]) -> list[int]:
+        data = await self._post(self._root + "/tokenize", body)
         try:
-            return [int(t) for t in rendered["tokens"]]
+            return [int(t) for t in data["tokens"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise BackendError("the server's /tokenize returned no tokens") from exc
 

@@ -161,5 +161,8 @@ class VLLMBackend:
         text = self._tokenizer.decode(list(token_ids), skip_special_tokens=True)
         return Forced(text, scores, token_ids[-1] in self._stop_ids, self.vocab_size)
 
+    async def tokenize(self, text: str) -> list[int]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False))
+
     async def close(self) -> None:
         self._engine.shutdown()

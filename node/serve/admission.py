@@ -8,10 +8,12 @@ from node.errors import MessageRejected
 __all__ = ["accept_message"]
 
 
-def accept_message(ctx: NodeContext, message: Any, kind: str, once: bool = True) -> str:
+def accept_message(
+    ctx: NodeContext, message: Any, kind: str, once: bool = True, members_only: bool = True
+) -> str:
     """The guard's check of an incoming signed message, counting refusals; its digest."""
     try:
-        return ctx.guard.check(message, kind, once=once)
+        return ctx.guard.check(message, kind, once=once, members_only=members_only)
     except MessageRejected as exc:
         ctx.metrics.rejected.labels(exc.code).inc()
         raise

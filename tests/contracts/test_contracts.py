@@ -14,10 +14,16 @@ from eth_account import Account
 
 from contracts import merkle
 from contracts.artifacts import MAIN
+from contracts.capability import Attestation
+from contracts.capability import sign as attest_sign
+from contracts.params import ChainParams
 from contracts.settlement import EQUIVOCATION, FAILED_VERIFICATION, SCALE, Settlement, Slash, sign
 
 MIN_STAKE = 10**18
 DELAY = 3600
+MODEL = "smollm2-135m"
+LIMIT = 30 * 24 * 3600
+PARAMS = ChainParams(MIN_STAKE, DELAY, SCALE, 1000, genesis_seats=4, inactivity_limit=LIMIT)
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +33,8 @@ def factory() -> Any:
 
 @pytest.fixture(scope="module")
 def nodes() -> list[Any]:
-    """Five funded accounts (eth-account, so they can sign typed data)."""
-    accounts = [Account.create() for _ in range(5)]
+    """Six funded accounts (eth-account, so they can sign typed data)."""
+    accounts = [Account.create() for _ in range(6)]
     for a in accounts:
         boa.env.set_balance(a.address, 100 * MIN_STAKE)
     return accounts
@@ -37,12 +43,10 @@ def nodes() -> list[Any]:
 @pytest.fixture
 def swarm(factory: Any, nodes: list[Any]) -> Iterator[Any]:
     with boa.env.anchor():
-        contract = factory.deploy(MIN_STAKE, DELAY, SCALE, 1000)
+        contract = factory.deploy(*PARAMS.constructor())
         for i, node in enumerate(nodes[:4]):
             with boa.env.prank(node.address):
-                contract.register(
-                    f"http://127.0.0.1:{8000 + i}", "smollm2-135m", b"\0" * 32, value=MIN_STAKE
-                )
+                contract.register(f"http://127.0.0.1:{8000 + i}", MODEL, value=MIN_STAKE)
         yield contract
 
 
@@ -79,22 +83,22 @@ def test_register_lists_the_member(swarm: Any, nodes: list[Any]) -> None:
 
 def test_double_registration_is_refused(swarm: Any, nodes: list[Any]) -> None:
     with boa.env.prank(nodes[0].address), boa.reverts("already registered"):
-        swarm.register("http://x", "m", b"\0" * 32, value=MIN_STAKE)
+        swarm.register("http://x", "m", value=MIN_STAKE)
 
 
 def test_registration_needs_the_minimum_stake(swarm: Any, nodes: list[Any]) -> None:
     with boa.env.prank(nodes[4].address), boa.reverts("stake below the minimum"):
-        swarm.register("http://x", "m", b"\0" * 32, value=MIN_STAKE - 1)
+        swarm.register("http://x", "m", value=MIN_STAKE - 1)
 
 
-def test_update_changes_the_endpoint_not_the_model(swarm: Any, nodes: list[Any]) -> None:
+def test_update_of_the_endpoint_keeps_the_admission(swarm: Any, nodes: list[Any]) -> None:
     with boa.env.prank(nodes[0].address):
-        swarm.update("http://127.0.0.1:9999", b"\1" * 32)
+        swarm.update("http://127.0.0.1:9999", MODEL)
     member = swarm.member(nodes[0].address)
-    assert member[1] == "http://127.0.0.1:9999" and member[3] == b"\1" * 32
-    assert member[2] == "smollm2-135m"
+    assert member[1] == "http://127.0.0.1:9999" and member[2] == MODEL
+    assert swarm.capable(nodes[0].address)
     with boa.env.prank(nodes[4].address), boa.reverts("not registered"):
-        swarm.update("http://x", b"\0" * 32)
+        swarm.update("http://x", MODEL)
 
 
 def test_stake_and_unstake_after_the_delay(swarm: Any, nodes: list[Any]) -> None:
@@ -273,7 +277,7 @@ def test_signatures_do_not_carry_over_to_another_committer(swarm: Any, nodes: li
 def test_signatures_do_not_carry_over_to_another_contract(
     factory: Any, swarm: Any, nodes: list[Any]
 ) -> None:
-    other = factory.deploy(MIN_STAKE, DELAY, SCALE, 1000)
+    other = factory.deploy(*PARAMS.constructor())
     root = committed(swarm, nodes[0])
     s = settlement(nodes, root)
     with boa.reverts("signer is not a participant"):
@@ -308,3 +312,93 @@ def test_a_slash_reaches_unbonding_stake(swarm: Any, nodes: list[Any]) -> None:
     s = settlement(nodes, root, changes=(), slashes=(Slash(node, EQUIVOCATION, b"\3" * 32),))
     swarm.settle(*signed(s, nodes[:2], swarm))
     assert swarm.member(node)[5] == MIN_STAKE * 9 // 10
+
+
+# -- proof-of-capability ---------------------------------------------------------
+
+
+def newcomer(swarm: Any, node: Any, model: str = MODEL) -> None:
+    """Register `node` after the genesis seats are taken: staked, not yet capable."""
+    with boa.env.prank(node.address):
+        swarm.register("http://127.0.0.1:8100", model, value=MIN_STAKE)
+
+
+def attestations(
+    swarm: Any, node: Any, attesters: list[Any], model: str = MODEL, issued: int | None = None
+) -> list[Any]:
+    """`attest`'s arguments with each attester's signature of a 9000 bp score."""
+    when = boa.env.evm.patch.timestamp if issued is None else issued
+    claim = Attestation(node.address, model, 9000, when)
+    sigs = [attest_sign(a, claim, chain_id(), swarm.address) for a in attesters]
+    return [node.address, [9000] * len(sigs), [when] * len(sigs), sigs]
+
+
+def test_the_first_seats_are_capable_and_a_newcomer_is_not(swarm: Any, nodes: list[Any]) -> None:
+    assert all(swarm.capable(n.address) for n in nodes[:4])
+    assert swarm.genesis_seats() == 0
+    newcomer(swarm, nodes[4])
+    assert swarm.active(nodes[4].address) and not swarm.capable(nodes[4].address)
+
+
+def test_three_attestations_admit_a_newcomer(swarm: Any, nodes: list[Any]) -> None:
+    newcomer(swarm, nodes[4])
+    swarm.attest(*attestations(swarm, nodes[4], nodes[:3]))
+    (event,) = swarm.get_logs()
+    assert list(event.attesters) == [n.address for n in nodes[:3]]
+    assert swarm.capable(nodes[4].address)
+    assert swarm.member(nodes[4].address)[3] != b"\0" * 32
+
+
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [
+        (lambda n: n[:2], "too few attestations"),
+        (lambda n: [n[0], n[1], n[0]], "duplicate attester"),
+        (lambda n: [n[0], n[1], n[4]], "a node cannot attest itself"),
+        (lambda n: [n[0], n[1], n[5]], "attester is not a capable member"),
+    ],
+)
+def test_attestations_that_do_not_make_a_quorum_are_refused(
+    swarm: Any, nodes: list[Any], who: Any, reason: str
+) -> None:
+    newcomer(swarm, nodes[4])
+    with boa.reverts(reason):
+        swarm.attest(*attestations(swarm, nodes[4], who(nodes)))
+    assert not swarm.capable(nodes[4].address)
+
+
+def test_an_attestation_names_the_model_and_a_fresh_time(swarm: Any, nodes: list[Any]) -> None:
+    newcomer(swarm, nodes[4])
+    now = boa.env.evm.patch.timestamp
+    # signed for another model: recovers to someone who is not a member
+    with boa.reverts("attester is not a capable member"):
+        swarm.attest(*attestations(swarm, nodes[4], nodes[:3], model="other-model"))
+    with boa.reverts("attestation too old"):
+        swarm.attest(*attestations(swarm, nodes[4], nodes[:3], issued=now - 86_401))
+    with boa.reverts("attestation issued in the future"):
+        swarm.attest(*attestations(swarm, nodes[4], nodes[:3], issued=now + 60))
+
+
+def test_attesters_must_serve_the_same_model(swarm: Any, nodes: list[Any]) -> None:
+    newcomer(swarm, nodes[4], model="another-model")
+    with boa.reverts("attester serves another model"):
+        swarm.attest(*attestations(swarm, nodes[4], nodes[:3], model="another-model"))
+
+
+def test_a_model_change_needs_a_new_test(swarm: Any, nodes: list[Any]) -> None:
+    with boa.env.prank(nodes[3].address):
+        swarm.update("http://127.0.0.1:8003", "bigger-model")
+    assert swarm.active(nodes[3].address) and not swarm.capable(nodes[3].address)
+    assert swarm.member(nodes[3].address)[2] == "bigger-model"
+
+
+def test_a_long_silence_needs_a_new_test_and_a_settled_round_counts(
+    swarm: Any, nodes: list[Any]
+) -> None:
+    boa.env.time_travel(seconds=LIMIT // 2)
+    root = committed(swarm, nodes[0])
+    swarm.settle(*signed(settlement(nodes, root), nodes[:2], swarm))  # nodes[:3] took part
+    boa.env.time_travel(seconds=LIMIT // 2 + 60)
+    assert [swarm.capable(n.address) for n in nodes[:4]] == [True, True, True, False]
+    swarm.attest(*attestations(swarm, nodes[3], nodes[:3]))
+    assert swarm.capable(nodes[3].address)

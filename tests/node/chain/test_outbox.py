@@ -117,13 +117,16 @@ async def test_a_write_the_contract_refuses_fails_with_its_reason(setup) -> None
     assert "committed in order" in (row.error or "")
 
 
-async def test_joining_updates_the_endpoint_and_refuses_another_model(setup) -> None:
+async def test_joining_updates_the_endpoint_and_a_new_model_loses_the_admission(setup) -> None:
     _, chain, journal, account = setup
-    outbox = await registered(chain, journal, account)
+    outbox = await registered(chain, journal, account)  # a genesis seat: capable at once
+    assert await chain.capable(account.address)
     await join(chain, outbox, account, "http://127.0.0.1:10", "m", 10**18, 30)
     assert (await chain.member(account.address)).endpoint == "http://127.0.0.1:10"
-    with pytest.raises(ConfigError, match="registered under model 'm'"):
-        await join(chain, outbox, account, "http://127.0.0.1:10", "other", 10**18, 30)
+    assert await chain.capable(account.address)
+    await join(chain, outbox, account, "http://127.0.0.1:10", "other", 10**18, 30)
+    member = await chain.member(account.address)
+    assert member.model == "other" and not await chain.capable(account.address)
 
 
 async def test_joining_without_funds_is_refused_clearly(setup) -> None:
