@@ -17,7 +17,10 @@ and prints, per kind, the score distribution, the share of checks failed and the
 pass rate under the rules of `reputation.calibration`; and the same scores with the
 checks ignored, to show what the threshold alone would do.
 
-    python benchmarks/calibration.py [--sessions 2000] [--json] [--write]
+    python benchmarks/calibration.py [--sessions 2000] [--reuse] [--json] [--write]
+
+`--reuse` draws the sessions from the per-challenge outcomes of the last run (kept in
+`--home`) instead of measuring again.
 """
 
 import argparse
@@ -52,7 +55,7 @@ from tests.conftest import vllm_server_at  # noqa: E402
 
 MODEL = Path.home() / ".cache/swarm-node/models/smollm2-135m"
 KINDS = ("smollm2", "layers12", "random", "always1")
-SIZES = ((JUDGING, ANSWERING), (24, 8), (96, 8))
+SIZES = ((JUDGING, ANSWERING), (16, 4), (64, 8))
 
 
 @dataclass
@@ -254,12 +257,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--home", type=Path, default=Path("/tmp/swarm-calibration-bench"))
+    parser.add_argument("--reuse", action="store_true", help="reuse the last measurement")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--write", action="store_true", help="record in RESULTS.md")
     args = parser.parse_args()
     if not MODEL.exists():
         sys.exit(f"calibration: no model at {MODEL} (run `swarm models pull smollm2-135m`)")
-    s = summary(measure(args.home), args.sessions)
+    cache = args.home / "outcomes.json"
+    if args.reuse and cache.exists():
+        outcomes = {k: Outcomes(**v) for k, v in json.loads(cache.read_text()).items()}
+    else:
+        outcomes = measure(args.home)
+        cache.write_text(json.dumps({k: vars(v) for k, v in outcomes.items()}))
+    s = summary(outcomes, args.sessions)
     if args.json:
         print(json.dumps(s))
         return

@@ -25,6 +25,8 @@ from eth_account import Account
 from results import machine_line, write_section
 
 from contracts import merkle
+from contracts.capability import Attestation
+from contracts.capability import sign as attest_sign
 from contracts.embedded import EmbeddedChain
 from contracts.settlement import SCALE, Settlement, quorum, sign
 
@@ -49,6 +51,16 @@ async def measure(n: int) -> dict[str, Any]:
         await embedded.fund(node.address, 10 * 10**18)
         args = [f"http://127.0.0.1:{8000 + i}", "smollm2-135m"]
         register.append(await send(chain, node, "register", args, 10**18))
+    # the first three took the genesis seats; one more member, attested by them
+    newcomer = Account.create()
+    await embedded.fund(newcomer.address, 10 * 10**18)
+    await send(chain, newcomer, "register", ["http://127.0.0.1:8999", "smollm2-135m"], 10**18)
+    issued = int((await chain.w3.eth.get_block("latest"))["timestamp"])
+    claim = Attestation(newcomer.address, "smollm2-135m", 9000, issued)
+    sigs = [attest_sign(a, claim, chain.chain_id, chain.address) for a in nodes[:3]]
+    attest = await send(
+        chain, newcomer, "attest", [newcomer.address, [9000] * 3, [issued] * 3, sigs]
+    )
     stake = await send(chain, nodes[0], "stake", [], 10**17)
     unstake = await send(chain, nodes[0], "request_unstake", [10**17])
     coordinator = nodes[0]
@@ -73,6 +85,7 @@ async def measure(n: int) -> dict[str, Any]:
         "nodes": n,
         "quorum": quorum(n),
         "register": round(sum(register) / len(register)),
+        "attest": attest,
         "stake": stake,
         "request_unstake": unstake,
         "commit": commits,
@@ -89,6 +102,7 @@ def table(r: dict[str, Any]) -> str:
         "| write | gas |",
         "|---|---|",
         f"| registration (with stake) | {r['register']:,} |",
+        f"| admission with 3 attestations | {r['attest']:,} |",
         f"| stake more | {r['stake']:,} |",
         f"| ask to unstake | {r['request_unstake']:,} |",
         "",

@@ -17,7 +17,10 @@ topic, the pair's subset as the client's category), and every node's points come
 from `reputation.rules.round_points` on the round's `SwarmResult`, decaying with
 the rules' half-life (a round every `--round-seconds`). Entering costs each
 identity the minimum stake (1 ether) and a calibration it is assumed to pass (it
-can answer honestly when tested), so the attacker pays for every identity.
+can answer honestly when tested), so the attacker pays for every identity. The
+pairs of the node's calibration bank (`reputation.bank.in_bank`) never enter the
+stream: the judges' verdicts on them are their calibration records
+(`JudgeBook.calibrate`).
 
 Printed per scenario (m identities, attacker stake): consensus accuracy (the better
 output wins), the attacker's share of wins (its text won a round it wrote) and of
@@ -44,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ranking.consensus import JudgeRecord, rank_round
+from reputation.bank import in_bank
 from reputation.draws import draw_participants
 from reputation.records import JudgeBook
 from reputation.result import SwarmResult, topic_key
@@ -54,12 +58,11 @@ ETHER = 10**18
 JUDGES_PER_ROUND = 5
 BT_PRIOR = 0.1  # as in node.round.ranking
 HONEST_WRITER, WEAK_WRITER = "honest-writer", "weak-writer"
-CALIBRATION = 0.2
-"""The share of each subset's pairs in the calibration bank, never in the stream."""
 
 
 @dataclass
 class Pair:
+    pair_id: str
     subset: str
     verdicts: dict[str, list[float]]
     """Per judge, P(the better output is better) of each order it judged."""
@@ -69,7 +72,7 @@ def load(path: Path) -> list[Pair]:
     pairs: dict[str, Pair] = {}
     with path.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            pair = pairs.setdefault(row["pair_id"], Pair(row["subset"], {}))
+            pair = pairs.setdefault(row["pair_id"], Pair(row["pair_id"], row["subset"], {}))
             got = []
             for verdict in (row["verdict_original"], row["verdict_swapped"]):
                 if verdict in ("1", "2"):
@@ -81,21 +84,11 @@ def load(path: Path) -> list[Pair]:
     return list(pairs.values())
 
 
-def split(pairs: list[Pair], fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:
-    """(calibration bank, scored stream): `fraction` of each subset's pairs go to the
-    bank, which the stream never shows (as `swarm eval`'s calibration split)."""
-    rng = random.Random(seed)
-    by_subset: dict[str, list[Pair]] = defaultdict(list)
-    for pair in pairs:
-        by_subset[pair.subset].append(pair)
-    bank, stream = [], []
-    for subset in sorted(by_subset):
-        group = by_subset[subset]
-        rng.shuffle(group)
-        cut = round(len(group) * fraction)
-        bank += group[:cut]
-        stream += group[cut:]
-    return bank, stream
+def split(pairs: list[Pair]) -> tuple[list[Pair], list[Pair]]:
+    """(calibration bank, scored stream): the pairs of the node's calibration bank
+    (`reputation.bank.in_bank`), which the stream never shows."""
+    bank = [p for p in pairs if in_bank(p.pair_id, p.subset)]
+    return bank, [p for p in pairs if not in_bank(p.pair_id, p.subset)]
 
 
 def calibration(bank: list[Pair]) -> dict[str, dict[str, JudgeRecord]]:
@@ -352,7 +345,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"sybil: no data file at {args.data} (see ../shared/data/README.md)")
-    bank, stream = split(load(args.data), CALIBRATION, args.seed)
+    bank, stream = split(load(args.data))
     calibrated = calibration(bank)
     rows = []
     for m, stake in SCENARIOS:

@@ -4,14 +4,17 @@ Judgments CSV: subset, pair_id, gold (1|2), judge, strategy, verdict_original,
 verdict_swapped; a verdict is 1, 2, 0 (tie) or blank (none). Answers CSV:
 question_id, category, gold, then one column per member; answers are compared
 after trimming, blank = no answer. `subset` / `category` become the categories
-that reputation is kept per. Pairs JSONL (`read_instructions`): one JSON object
-a line with at least `pair_id` and `input` (the instruction), for inferring topics.
+that reputation is kept per. `swarm eval judges` leaves out the pairs of the
+node's calibration bank (`reputation.bank`), which a node's proof-of-capability
+uses: what calibrates nodes is never what the evaluation scores. Pairs JSONL
+(`read_instructions`): one JSON object a line with at least `pair_id` and `input`
+(the instruction), for inferring topics.
 Any defect is a `BadRequest` naming the line.
 """
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +53,8 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
             raise _bad(path, reader.line_num, f"not a UTF-8 CSV file ({exc})") from exc
 
 
-def read_judgments(path: Path) -> JudgmentTable:
+def read_judgments(path: Path, leave_out: Collection[str] = ()) -> JudgmentTable:
+    """The judgments, without the rows of the pairs in `leave_out`."""
     pairs: dict[str, int] = {}
     judges: dict[str, int] = {}
     cats: dict[str, int] = {}
@@ -60,6 +64,7 @@ def read_judgments(path: Path) -> JudgmentTable:
     judge_col: list[int] = []
     first_col: list[int] = []
     outcome_col: list[float] = []
+    skipped: set[str] = set()
     for line, row in _rows(path, JUDGMENT_COLUMNS):
         g = row["gold"].strip()
         if g not in ("1", "2"):
@@ -67,6 +72,9 @@ def read_judgments(path: Path) -> JudgmentTable:
         pid = row["pair_id"].strip()
         if not pid:
             raise _bad(path, line, "empty pair_id")
+        if pid in leave_out:
+            skipped.add(pid)
+            continue
         if pid not in pairs:
             pairs[pid] = len(pairs)
             gold.append(int(g) - 1)
@@ -86,7 +94,7 @@ def read_judgments(path: Path) -> JudgmentTable:
             first_col.append(first)
             outcome_col.append(support if first == 0 else 1 - support)
     if not pairs:
-        raise _bad(path, 1, "no rows")
+        raise _bad(path, 1, "no rows" + (" outside the calibration bank" if leave_out else ""))
     return JudgmentTable(
         pair_ids=list(pairs),
         category=np.array(category, dtype=np.intp),
@@ -97,6 +105,7 @@ def read_judgments(path: Path) -> JudgmentTable:
         judge=np.array(judge_col, dtype=np.intp),
         first=np.array(first_col, dtype=np.intp),
         outcome=np.array(outcome_col, dtype=np.float64),
+        left_out=len(skipped),
     )
 
 

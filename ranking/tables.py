@@ -41,6 +41,8 @@ class JudgmentTable:
     judge: Ints
     first: Ints
     outcome: Floats
+    left_out: int = 0
+    """Pairs of the file left out on reading (the node's calibration bank)."""
 
     def __post_init__(self) -> None:
         n = len(self.pair_ids)

@@ -7,8 +7,9 @@ Two kinds (DESIGN.md, "Reputation, stake, proof-of-capability"):
   output of *another* bank instruction, so the known answer is "the one that
   answers this instruction". A 135M model judges LLMBar's own pairs at chance
   (0.497 with the judge prompt; 0.506 by likelihood), so a test on them could not
-  tell a real model from a coin; telling an answer from a foreign one it does (0.705
-  for SmolLM2-135M, 0.481 for its 12-layer cut, on 156 such pairs).
+  tell a real model from a coin; telling an answer from a foreign one it does, by the
+  likelihood of the answer's first tokens (`reputation.calibration`; measured in
+  `benchmarks/calibration.py`).
 - **Answering**: a question with a known answer: LLMBar's `CaseStudy/Base_10`
   additions ("what is 75+48?"), whose answer is the sum.
 
@@ -47,8 +48,10 @@ BANK_FILE = Path(__file__).parent / "data" / "calibration_bank.json"
 ANSWER_SUBSET = "CaseStudy/Base_10"
 SHARE = 0.2
 """Of the other pairs, the share that goes to the bank."""
-MAX_CHARS = 1500
-"""Instructions and answers are cut to this many characters (challenges stay small)."""
+INSTRUCTION_CHARS = 600
+ANSWER_CHARS = 400
+"""Instructions and answers are cut to these many characters: a judging challenge reads
+only an answer's first tokens (`reputation.calibration.MAX_ANSWER_TOKENS`)."""
 
 
 def in_bank(pair_id: str, subset: str) -> bool:
@@ -96,7 +99,7 @@ class Bank:
 
 
 def _better(row: Mapping[str, Any]) -> str:
-    return str(row["output_1"] if row["gold"] == 1 else row["output_2"])[:MAX_CHARS]
+    return str(row["output_1"] if row["gold"] == 1 else row["output_2"])[:ANSWER_CHARS]
 
 
 def build(rows: Iterable[Mapping[str, Any]]) -> Bank:
@@ -120,7 +123,7 @@ def build(rows: Iterable[Mapping[str, Any]]) -> Bank:
         others = [r for r in judging_rows if r["subset"] != row["subset"]]
         foreign = rng.choice(others)
         judging.append(
-            JudgingChallenge(str(row["input"])[:MAX_CHARS], _better(row), _better(foreign))
+            JudgingChallenge(str(row["input"])[:INSTRUCTION_CHARS], _better(row), _better(foreign))
         )
     return Bank(tuple(judging), tuple(answering), frozenset(ids))
 

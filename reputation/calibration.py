@@ -42,12 +42,15 @@ __all__ = [
     "means_agree",
 ]
 
-JUDGING = 24
-ANSWERING = 8
-MAX_TOKENS = 160
-"""Tokens an answering challenge may take (the additions' step-by-step answers fit)."""
-MAX_ANSWER_TOKENS = 256
-"""A judging challenge's answer is scored on its first tokens only."""
+JUDGING = 32
+ANSWERING = 4
+MAX_TOKENS = 128
+"""Tokens an answering challenge may take (SmolLM2's step-by-step additions take 86 on
+average)."""
+MAX_ANSWER_TOKENS = 16
+"""A judging challenge's answer is read on its first tokens only: they tie an answer to
+its instruction best (SmolLM2 tells the right answer from a foreign one 0.88 of the
+time on 16 tokens, 0.80 on 64 and 0.73 on 128), and they are cheap to prefill."""
 MEAN_TOLERANCE = 0.05
 """Nats per token by which a reported mean log-probability may differ from the
 attester's own (the same model on another machine or batch differs by far less)."""

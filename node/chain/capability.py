@@ -7,13 +7,16 @@ model, in an order seeded by this node's address, to calibrate it
 (`node.calibration.calibrate`) until `MIN_ATTESTERS` have signed, then submits
 their signatures with `attest` through the outbox and waits for it to be mined.
 It runs at start (`node.chain.link`) after registering, again from the registry
-refresh when the node has lost its admission (a long silence), and from
-`swarm calibrate`. Not enough attestations is a `NotAdmitted` with every
-attester's verdict: nothing is written on chain.
+refresh when the node has lost its admission (a long silence; after a failure at
+most once per `RETRY_SECONDS`), and from `swarm calibrate`. A member below the
+minimum stake is not calibrated (the admission would not make it capable). Not
+enough attestations is a `NotAdmitted` with every attester's verdict: nothing is
+written on chain.
 """
 
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +29,12 @@ from node.errors import ConfigError
 from node.inference.base import Backend
 from reputation.messages import AttestationPayload, CalibrateRequestPayload
 
-__all__ = ["Admission", "NotAdmitted", "attesters_for", "ensure_capable"]
+__all__ = ["RETRY_SECONDS", "Admission", "NotAdmitted", "Retest", "attesters_for", "ensure_capable"]
 
 SESSION_TIMEOUT = 1200.0
 """Seconds one attester's session may take, replies and re-check included."""
+RETRY_SECONDS = 3600.0
+"""After a failed calibration, the refresh asks attesters again only this much later."""
 
 
 class NotAdmitted(ConfigError):
@@ -64,6 +69,11 @@ async def ensure_capable(
 ) -> Admission:
     if await chain.capable(account.address):
         return Admission(True)
+    member = await chain.member(account.address)
+    if not member.active(await chain.min_stake()):
+        raise NotAdmitted(
+            f"{account.address} is not a staked member: register or top up its stake first"
+        )
     model = backend.model_id
     attesters = await attesters_for(chain, account.address, model)
     if len(attesters) < MIN_ATTESTERS:
@@ -94,3 +104,24 @@ async def ensure_capable(
     ]
     await write(outbox, "attest:" + passed[0].session, "attest", args, 0, timeout)
     return Admission(False, tuple(got))
+
+
+@dataclass
+class Retest:
+    """`ensure_capable` for the registry refresh: after a failure, not again for
+    `RETRY_SECONDS` (attesters do real work for every session)."""
+
+    run: Callable[[], Awaitable[Admission]]
+    clock: Callable[[], float] = time.monotonic
+    failed_at: float | None = None
+
+    async def __call__(self) -> None:
+        now = self.clock()
+        if self.failed_at is not None and now - self.failed_at < RETRY_SECONDS:
+            return
+        try:
+            await self.run()
+            self.failed_at = None
+        except NotAdmitted:
+            self.failed_at = now
+            raise

@@ -32,7 +32,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from contracts.client import Chain, ChainError, ChainUnavailable
 from contracts.embedded import EmbeddedChain
 from node.chain.batches import Batcher
-from node.chain.capability import ensure_capable
+from node.chain.capability import Retest, ensure_capable
 from node.chain.history import ReputationHistory
 from node.chain.membership import join, refresh
 from node.chain.outbox import Outbox
@@ -130,7 +130,7 @@ async def open_chain(
         await link.stop()
         raise
     link.tasks.append(asyncio.create_task(batcher.run(), name="batches"))
-    retest = partial(ensure_capable, chain, outbox, account, backend, timeout)
+    retest = Retest(partial(ensure_capable, chain, outbox, account, backend, timeout))
     link.tasks.append(
         asyncio.create_task(_watch(chain, peers, link.history, settings.refresh_seconds, retest))
     )

@@ -20,24 +20,24 @@ from node.cli.options import console, domain_errors, json_option, log_level_opti
 __all__ = ["calibrate"]
 
 
-async def _calibrate(config: Any, account: Any) -> dict[str, Any]:
+async def _calibrate(config_path: Path) -> dict[str, Any]:
     from rich.progress import Progress
 
-    from contracts.client import Chain
     from node.chain.capability import ensure_capable
     from node.chain.membership import join
     from node.chain.outbox import Outbox
-    from node.errors import ConfigError
+    from node.cli.chain import open_node
     from node.inference import create_backend
-    from node.journal import Journal
 
+    config, account, chain, journal = await open_node(config_path)
     settings = config.chain
-    if not settings.enabled or not settings.rpc_url:
-        raise ConfigError("calibration needs [chain] rpc_url and contract in the config")
-    with console.status(f"starting the {config.inference.backend} backend"):
-        backend = await create_backend(config.inference)
-    chain = await Chain.at(settings.rpc_url, settings.contract)
-    journal = await Journal.open(config.log_path)
+    try:
+        with console.status(f"starting the {config.inference.backend} backend"):
+            backend = await create_backend(config.inference)
+    except BaseException:
+        await journal.close()
+        await chain.close()
+        raise
     outbox = Outbox(chain, account, journal, settings.confirmations, settings.retry_seconds)
     drain = asyncio.create_task(outbox.run())
     server = config.server
@@ -86,17 +86,8 @@ async def _calibrate(config: Any, account: Any) -> dict[str, Any]:
 def calibrate(config_path: Path, as_json: bool, log_level: str) -> None:
     """Register if need be, get calibrated by three capable members serving the same
     model, and submit their attestations on chain; prints each attester's verdict."""
-    import os
-
-    from node.config import load_config
-    from node.identity import load_keystore
-
     setup_logging(log_level)
-    config = load_config(config_path)
-    account = load_keystore(
-        config.identity.keystore, os.environ.get(config.identity.password_env, "")
-    )
-    result = asyncio.run(_calibrate(config, account))
+    result = asyncio.run(_calibrate(config_path))
     if as_json:
         click.echo(json.dumps(result, indent=1))
         return

@@ -20,7 +20,7 @@ import click
 
 from node.cli.options import console, domain_errors, json_option, setup_logging
 
-__all__ = ["chain", "stake", "unstake"]
+__all__ = ["chain", "open_node", "stake", "unstake"]
 
 WEI = 10**18
 
@@ -52,18 +52,30 @@ def chain() -> None:
     help="Where to write the RPC URL, chain id and contract address.",
 )
 @click.option("--fund", "funded", multiple=True, help="Give this address 100 ether (repeatable).")
+@click.option(
+    "--genesis-seats",
+    default=3,
+    show_default=True,
+    type=click.IntRange(0, 1024),
+    help="How many first registrants enter rounds without calibration (the founders); "
+    "every later node is calibrated by three capable members.",
+)
 @domain_errors
-def chain_up(port: int, state: Path | None, out: Path, funded: tuple[str, ...]) -> None:
+def chain_up(
+    port: int, state: Path | None, out: Path, funded: tuple[str, ...], genesis_seats: int
+) -> None:
     """Run anvil on loopback with the contract deployed, until Ctrl-C."""
     from contracts.anvil import Anvil, deploy_on, fund
     from contracts.client import Deployment
+    from contracts.params import ChainParams
 
     with console.status("starting anvil…"):
         anvil = Anvil.start(port, state)
     try:
         deployment = Deployment.read(out) if state and state.exists() and out.exists() else None
         if deployment is None or deployment.rpc_url != anvil.rpc_url:
-            deployment = asyncio.run(deploy_on(anvil.rpc_url))
+            params = ChainParams(genesis_seats=genesis_seats)
+            deployment = asyncio.run(deploy_on(anvil.rpc_url, params))
         for address in funded:
             asyncio.run(fund(anvil.rpc_url, address, 100 * WEI))
         deployment.write(out)
@@ -108,7 +120,7 @@ def _config_option(func: Any) -> Any:
     )(func)
 
 
-async def _node(config_path: Path) -> tuple[Any, Any, Any, Any]:
+async def open_node(config_path: Path) -> tuple[Any, Any, Any, Any]:
     """(config, account, chain, journal) of the node the config names."""
     import os
 
@@ -135,7 +147,7 @@ async def _node(config_path: Path) -> tuple[Any, Any, Any, Any]:
 async def _status(config_path: Path) -> dict[str, Any]:
     from reputation.chainlog import batches, outbox_backlog
 
-    _, account, chain, journal = await _node(config_path)
+    _, account, chain, journal = await open_node(config_path)
     try:
         member = await chain.member(account.address)
         local = await journal.read(batches)
@@ -192,7 +204,7 @@ def chain_status(config_path: Path, as_json: bool) -> None:
 async def _write(config_path: Path, key: str, function: str, args: list[Any], value: int) -> str:
     from node.chain.outbox import Outbox
 
-    config, account, chain, journal = await _node(config_path)
+    config, account, chain, journal = await open_node(config_path)
     try:
         outbox = Outbox(chain, account, journal, config.chain.confirmations)
         await outbox.put(key, function, args, value)

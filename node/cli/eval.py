@@ -52,12 +52,14 @@ def evaluate() -> None:
 def eval_judges(
     file: Path, rotations: int, seed: int, pairs: Path | None, topics: int | None, as_json: bool
 ) -> None:
-    """Aggregate many judges' verdicts per pair in FILE; accuracy per method."""
+    """Aggregate many judges' verdicts per pair in FILE; accuracy per method. The pairs of
+    the node's calibration bank are left out."""
     from node.evalfiles import read_instructions, read_judgments
     from ranking.eval_judges import evaluate_judgments
+    from reputation.bank import load_bank
     from reputation.topics import TopicModel
 
-    table = read_judgments(file)
+    table = read_judgments(file, load_bank().pair_ids)
     inferred = None
     with console.status("evaluating") as status:
         if pairs is not None:
@@ -67,6 +69,7 @@ def eval_judges(
         report = evaluate_judgments(table, rotations, seed, status.update, inferred)
     if inferred is not None:
         report.details["inferred_topics"] = int(inferred.max()) + 1
+    report.details["calibration_bank_left_out"] = table.left_out
     _emit(file, report, as_json, unit="pairs")
 
 
@@ -128,6 +131,11 @@ def _emit(file: Path, report: Any, as_json: bool, unit: str) -> None:
             row.append(f"{swarms['methods'][name]:.4f}" if name in swarms["methods"] else "—")
         table.add_row(*row)
     Console().print(table, soft_wrap=True)
+    if report.details.get("calibration_bank_left_out"):
+        click.echo(
+            f"{report.details['calibration_bank_left_out']} pairs of the node's calibration "
+            "bank left out"
+        )
     cal = report.calibration
     click.echo(
         f"reputation from a calibration split of {cal['fraction']:.0%} per category, "

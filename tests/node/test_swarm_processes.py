@@ -51,7 +51,8 @@ class AnvilChain:
 def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AnvilChain, Deployment]]:
     chain = AnvilChain(tmp_path_factory.mktemp("anvil"))
     try:
-        yield chain, asyncio.run(deploy_on(chain.rpc_url))
+        # four founders: the real calibration has its own test (test_calibration_vllm)
+        yield chain, asyncio.run(deploy_on(chain.rpc_url, ChainParams(genesis_seats=4)))
     finally:
         chain.stop()
 

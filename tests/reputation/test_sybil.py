@@ -10,7 +10,7 @@ DATA = Path(__file__).parents[1] / "data" / "llmbar_excerpt.csv"
 
 
 def test_a_colluding_identity_loses_its_weight() -> None:
-    bank, stream = split(load(DATA), 0.2, 0)
+    bank, stream = split(load(DATA))
     assert not {id(p) for p in bank} & {id(p) for p in stream}
     calibrated = calibration(bank)
     assert set(calibrated) >= {"GPT-4", "LLaMA2"} and "" in calibrated["GPT-4"]
