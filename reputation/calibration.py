@@ -55,8 +55,11 @@ MEAN_TOLERANCE = 0.05
 """Nats per token by which a reported mean log-probability may differ from the
 attester's own (the same model on another machine or batch differs by far less)."""
 ALLOWED_CHECK_FAILURES = 0.1
-PASS_SCORE = 5000
-"""Basis points; see `benchmarks/calibration.py` for the distributions behind it."""
+PASS_SCORE = 6400
+"""Basis points. Measured over 2,000 sessions of 32 + 4 challenges drawn from the bank
+(`benchmarks/calibration.py`): the real SmolLM2 scores 6667 at its 1st percentile;
+with the checks ignored, a random node, one that always says "1" and the 12-layer cut
+score at most 6111 at their 99th (with the checks, 0)."""
 
 
 def mean_logprob(logprobs: Sequence[float]) -> float:

@@ -145,7 +145,9 @@ async def _attest(ctx: NodeContext, message: dict[str, Any]) -> dict[str, Any]:
         )
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
-    issued = int(time.time())
+    # the chain's time, not this machine's: `attest` refuses an attestation issued after
+    # the block it lands in, and block times trail the wall clock
+    issued = await link.chain.block_time(await link.chain.block_number())
     signature = b""
     if card.passed:
         claim = Attestation(node, session.challenge.model, card.score, issued)
