@@ -3,9 +3,9 @@
 from typing import Any
 
 from node.context import NodeContext
-from node.errors import MessageRejected
+from node.errors import BadRequest, MessageRejected, NotFound
 
-__all__ = ["accept_message"]
+__all__ = ["accept_message", "chain_link", "same_chain"]
 
 
 def accept_message(
@@ -17,3 +17,16 @@ def accept_message(
     except MessageRejected as exc:
         ctx.metrics.rejected.labels(exc.code).inc()
         raise
+
+
+def chain_link(ctx: NodeContext) -> Any:
+    """The node's `ChainLink`; a 404 `no_chain` for a request that needs one."""
+    if ctx.chain is None:
+        raise NotFound("this node is not on a chain", code="no_chain")
+    return ctx.chain
+
+
+def same_chain(link: Any, chain_id: int, contract: str) -> None:
+    """A 400 `wrong_chain` unless a request names this node's chain and contract."""
+    if (chain_id, contract.lower()) != (link.chain.chain_id, link.chain.address.lower()):
+        raise BadRequest("the request is for another chain or contract", code="wrong_chain")

@@ -31,7 +31,7 @@ from contracts.capability import Attestation, sign
 from node.calibration import score
 from node.context import NodeContext
 from node.errors import BadRequest, Conflict, NotFound
-from node.serve.admission import accept_message
+from node.serve.admission import accept_message, chain_link, same_chain
 from reputation.bank import load_bank
 from reputation.calibration import ANSWERING, JUDGING, MAX_TOKENS
 from reputation.envelope import sign_envelope
@@ -78,17 +78,11 @@ def _open(ctx: NodeContext, now: float) -> dict[str, Session]:
 
 
 async def _challenge(ctx: NodeContext, message: dict[str, Any]) -> dict[str, Any]:
-    link = ctx.chain
-    if link is None:
-        raise NotFound("this node is not on a chain", code="no_chain")
+    link = chain_link(ctx)
     accept_message(ctx, message, "calibrate_request", once=False, members_only=False)
     request = payload_of(CalibrateRequestPayload, message)
     node = str(message["sender"])
-    if (request.chain_id, request.contract.lower()) != (
-        link.chain.chain_id,
-        link.chain.address.lower(),
-    ):
-        raise BadRequest("the request is for another chain or contract", code="wrong_chain")
+    same_chain(link, request.chain_id, request.contract)
     if request.model != ctx.backend.model_id:
         raise BadRequest(
             f"this node serves {ctx.backend.model_id!r}, not {request.model!r}",
@@ -128,9 +122,7 @@ async def _challenge(ctx: NodeContext, message: dict[str, Any]) -> dict[str, Any
 
 
 async def _attest(ctx: NodeContext, message: dict[str, Any]) -> dict[str, Any]:
-    link = ctx.chain
-    if link is None:
-        raise NotFound("this node is not on a chain", code="no_chain")
+    link = chain_link(ctx)
     accept_message(ctx, message, "calibrate_replies", once=False, members_only=False)
     replies = payload_of(RepliesPayload, message)
     node = str(message["sender"])

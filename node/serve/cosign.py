@@ -25,8 +25,8 @@ from pydantic import ValidationError
 from contracts import merkle
 from contracts.settlement import sign
 from node.context import NodeContext
-from node.errors import BadRequest, NotFound
-from node.serve.admission import accept_message
+from node.errors import BadRequest
+from node.serve.admission import accept_message, chain_link, same_chain
 from reputation.batch_rule import settle_batch
 from reputation.envelope import digest, recover_sender, sign_envelope
 from reputation.evidence import check_equivocation
@@ -37,17 +37,11 @@ __all__ = ["cosign"]
 
 
 async def cosign(ctx: NodeContext, message: Any) -> dict[str, Any]:
-    link = ctx.chain
-    if link is None:
-        raise NotFound("this node is not on a chain", code="no_chain")
+    link = chain_link(ctx)
     accept_message(ctx, message, "settle_request", once=False)
     request = payload_of(SettleRequestPayload, message)
     committer = str(message["sender"])
-    if (request.chain_id, request.contract.lower()) != (
-        link.chain.chain_id,
-        link.chain.address.lower(),
-    ):
-        raise BadRequest("the settlement is for another chain or contract", code="wrong_chain")
+    same_chain(link, request.chain_id, request.contract)
     results = []
     for signed in request.results:
         if recover_sender(signed).lower() != committer.lower() or signed.get("type") != "result":
