@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from node.errors import BackendError
 from node.inference.base import Backend, Generation, SamplingSpec
 from reputation.calibration import (
     MAX_ANSWER_TOKENS,
@@ -223,7 +224,7 @@ async def calibrate(
             try:
                 verdict = await _session(http, account, backend, attester, request, tick)
                 got.append((attester, verdict))
-            except (CalibrationFailed, EnvelopeError, KeyError, TimeoutError) as exc:
+            except (CalibrationFailed, BackendError, EnvelopeError, KeyError, TimeoutError) as exc:
                 problems.append(str(exc))
                 log.warning("calibration with %s failed: %s", attester.node, exc)
 

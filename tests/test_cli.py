@@ -61,11 +61,13 @@ def test_chain_commands_say_clearly_when_the_chain_is_unreachable(tmp_path, monk
         f'[chain]\nrpc_url = "http://127.0.0.1:{free_port()}"\ncontract = "0x{"ab" * 20}"\n'
     )
     runner = CliRunner()
-    for args in (["chain", "status"], ["stake", "1"], ["unstake", "1"], ["reputation"]):
+    commands = [["chain", "status"], ["stake", "1"], ["unstake", "1"], ["reputation"]]
+    for args in [*commands, ["calibrate"]]:
         result = runner.invoke(main, [*args, "--config", str(config)])
         assert result.exit_code == 1, (args, result.output)
         assert "chain RPC unavailable" in result.output and "Traceback" not in result.output
     local = tmp_path / "local.toml"
     local.write_text("[server]\nport = 8001\n")
-    result = runner.invoke(main, ["chain", "status", "--config", str(local)])
-    assert result.exit_code == 1 and "rpc_url" in result.output
+    for args in (["chain", "status"], ["calibrate"]):
+        result = runner.invoke(main, [*args, "--config", str(local)])
+        assert result.exit_code == 1 and "rpc_url" in result.output

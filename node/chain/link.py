@@ -151,3 +151,5 @@ async def _watch(
             await retest()
         except (ChainError, ConfigError) as exc:
             log.warning("registry not read or admission not renewed: %s", exc)
+        except Exception:  # the loop must outlive any one failure
+            log.exception("registry refresh failed")
