@@ -21,6 +21,7 @@ Two exchanges on one path, told apart by the message's type:
 """
 
 import os
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -90,17 +91,19 @@ async def _challenge(ctx: NodeContext, message: dict[str, Any]) -> dict[str, Any
         )
     if node.lower() == ctx.address.lower():
         raise BadRequest("a node cannot calibrate itself", code="self_calibration")
+    if not await link.chain.capable(ctx.address):
+        raise Conflict("this node is not capable itself: its word would not count", "not_capable")
+    # no await from here to storing the session: two requests cannot both pass the checks
     now = time.time()
     sessions = _open(ctx, now)
     if any(s.node.lower() == node.lower() for s in sessions.values()):
         raise Conflict(f"{node} has a calibration session open here", "session_open")
     if len(sessions) >= MAX_OPEN:
         raise Conflict("this node is calibrating others; ask again later", "busy", 503)
-    if not await link.chain.capable(ctx.address):
-        raise Conflict("this node is not capable itself: its word would not count", "not_capable")
     session = keccak(bytes.fromhex(node[2:]) + os.urandom(16))
     judging, answering = load_bank().draw(session, JUDGING, ANSWERING)
-    order = [b & 1 == 1 for b in keccak(session + b"order")][: len(judging)]
+    rng = random.Random(session + b"order")
+    order = [rng.random() < 0.5 for _ in judging]
     challenge = ChallengePayload(
         session="0x" + session.hex(),
         node=node,
@@ -111,7 +114,7 @@ async def _challenge(ctx: NodeContext, message: dict[str, Any]) -> dict[str, Any
                 first=c.better if first else c.worse,
                 second=c.worse if first else c.better,
             )
-            for c, first in zip(judging, order, strict=False)
+            for c, first in zip(judging, order, strict=True)
         ],
         answering=[c.question for c in answering],
         max_tokens=MAX_TOKENS,
