@@ -39,6 +39,9 @@ __all__ = ["OpenAIBackend"]
 
 
 MAX_VOCAB = 1 << 24
+KEEPALIVE = 4.0
+"""Seconds an idle connection to the server is kept (uvicorn, vLLM's server, closes
+them after 5)."""
 
 
 class OpenAIBackend:
@@ -59,7 +62,11 @@ class OpenAIBackend:
     ) -> "OpenAIBackend":
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         session = aiohttp.ClientSession(
-            headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            # below uvicorn's 5 s, so an idle connection is dropped here before the server
+            # closes it under a request
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE),
         )
         try:
             served = served_name
@@ -119,14 +126,23 @@ class OpenAIBackend:
             raise BackendError(f"GET {url}: {exc!r}") from exc
 
     async def _post(self, url: str, body: dict[str, Any]) -> Any:
+        """POST and read the JSON reply. Every request this backend makes is a pure read
+        (tokenize, detokenize, a greedy or seeded completion, a prefill), so one that
+        fails on a connection the server had closed is sent once more."""
         try:
-            async with self._session.post(url, json={"model": self._served, **body}) as resp:
-                data = await resp.json(content_type=None)
-                if resp.status != 200:
-                    raise BackendError(f"{url}: HTTP {resp.status}: {str(data)[:300]}")
-                return data
+            try:
+                return await self._send(url, body)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                return await self._send(url, body)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise BackendError(f"{url}: {exc!r}") from exc
+
+    async def _send(self, url: str, body: dict[str, Any]) -> Any:
+        async with self._session.post(url, json={"model": self._served, **body}) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status != 200:
+                raise BackendError(f"{url}: HTTP {resp.status}: {str(data)[:300]}")
+            return data
 
     async def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
         data = await self._post(self._base + "/chat/completions", body)
