@@ -37,6 +37,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.results import machine_line  # noqa: E402
 from benchmarks.substitutes import remove_layers  # noqa: E402
 from node.calibration import answer_question, check_answer, judging_means  # noqa: E402
 from node.inference.openai_backend import OpenAIBackend  # noqa: E402
@@ -219,6 +220,12 @@ def summary(outcomes: dict[str, Outcomes], n: int) -> dict[str, Any]:
     }
 
 
+def served_dtype() -> str:
+    """The dtype vLLM's server computes in here: the model config's, as no --dtype is given."""
+    config = json.loads((MODEL / "config.json").read_text())
+    return str(config.get("dtype") or config.get("torch_dtype") or "unknown")
+
+
 def table(s: dict[str, Any]) -> str:
     lines = [
         "Per challenge, over the whole bank (the attester is the real model, another batch):",
@@ -250,6 +257,7 @@ def table(s: dict[str, Any]) -> str:
                 f"| {' / '.join(map(str, r['unchecked_p1_p50_p99']))} "
                 f"| {r['unchecked_at_threshold']:.3f} |"
             )
+    lines += ["", machine_line(f"{served_dtype()} (vLLM's OpenAI server, both models)")]
     return "\n".join(lines)
 
 

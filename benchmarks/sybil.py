@@ -354,11 +354,16 @@ def main() -> None:
     if args.json:
         print(json.dumps({"rounds": args.rounds, "scenarios": rows}))
         return
-    text = table(rows, args.rounds)
+    from results import machine_line, write_section
+
+    text = (
+        table(rows, args.rounds)
+        + "\n\n"
+        + machine_line()
+        + (" A pure simulation (no model runs): the figures do not depend on the machine.")
+    )
     print(text)
     if args.write:
-        from results import write_section
-
         write_section("Sybil", text)
 
 

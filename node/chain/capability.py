@@ -52,9 +52,12 @@ class Admission:
 async def attesters_for(chain: Chain, address: str, model: str) -> list[Attester]:
     """The registry's capable members serving `model`, other than `address`, in an order
     seeded by `address` (so a node does not always load the same attesters)."""
-    members = await chain.members()
-    capable = [m for m in members if m.node.lower() != address.lower() and m.model == model]
-    capable = [m for m in capable if await chain.capable(m.node)]
+    minimum, limit, now = await chain.min_stake(), await chain.inactivity_limit(), time.time()
+    capable = [
+        m
+        for m in await chain.members()
+        if m.node.lower() != address.lower() and m.model == model and m.capable(minimum, limit, now)
+    ]
     random.Random(address.lower()).shuffle(capable)
     return [Attester(m.node, m.endpoint) for m in capable]
 
