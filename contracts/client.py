@@ -36,6 +36,19 @@ __all__ = [
 EMPTY = b"\0" * 32
 
 
+def gas_limit(estimate: int) -> int:
+    """The gas a write is sent with: its estimate plus a quarter and 20,000.
+
+    The estimate is of the state when the write is signed; it can cost more when it
+    is mined. A settlement writes each participant's `last_seen` (the block time):
+    estimated right after another settlement that wrote the same time, those writes
+    change nothing and cost little, and a second later each one is a full write.
+    Sent with the bare estimate, such a settlement runs out of gas (found by the
+    anvil fault test; `tests/node/chain/test_anvil.py` replays it).
+    """
+    return estimate * 5 // 4 + 20_000
+
+
 class ChainError(SwarmError):
     """Something about the chain went wrong."""
 
@@ -230,19 +243,32 @@ class Chain:
         self, account: Any, function: str, args: list[Any], value: int, nonce: int
     ) -> tuple[str, bytes]:
         """A signed transaction calling `function(*args)`: (its hash, its raw bytes).
-        Gas is estimated now, so a call the contract would refuse fails here with
-        `ChainRefused` and is never sent."""
+        Gas is estimated now (`gas_limit`), so a call the contract would refuse fails
+        here with `ChainRefused` and is never sent."""
         fn = getattr(self.contract.functions, function)(*args)
-        tx = await _guard(
-            fn.build_transaction(
-                {"from": account.address, "value": value, "nonce": nonce, "chainId": self.chain_id}
-            )
-        )
+        params = {"from": account.address, "value": value, "nonce": nonce}
+        gas = gas_limit(await _guard(fn.estimate_gas(params)))
+        tx = await _guard(fn.build_transaction({**params, "chainId": self.chain_id, "gas": gas}))
         signed = account.sign_transaction(tx)
         return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
 
     async def send_raw(self, raw: bytes) -> None:
         await _guard(self.w3.eth.send_raw_transaction(raw))
+
+    async def revert_reason(self, tx_hash: str, receipt: dict[str, Any]) -> str:
+        """Why a mined transaction reverted: `out of gas`, or the contract's reason
+        from replaying the call on the state after its block (which holds whatever
+        an earlier transaction of the block did, and nothing of this one), else
+        `reverted`."""
+        tx = await _guard(self.w3.eth.get_transaction(tx_hash))
+        if int(receipt["gasUsed"]) >= int(tx["gas"]):
+            return f"out of gas (all {int(tx['gas'])} used)"
+        call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]}
+        try:
+            await _guard(self.w3.eth.call(call, int(receipt["blockNumber"])))
+        except ChainRefused as exc:
+            return str(exc)
+        return "reverted"
 
     async def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         """The receipt, or None while the transaction is not mined (or unknown)."""

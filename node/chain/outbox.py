@@ -11,7 +11,8 @@ sequence and a batch's commit is mined before its settlement:
 - sent: the receipt is polled. Mined and `confirmations` deep: done. Not mined:
   the same bytes are broadcast again (an RPC that restarted may have lost its
   pool), unless the nonce has been used by another transaction, in which case the
-  row is signed anew. Reverted: failed, with the reason.
+  row is signed anew. Reverted: failed, with the reason (`Chain.revert_reason`);
+  out of gas, signed anew with a fresh estimate (`OUT_OF_GAS_ATTEMPTS`).
 
 A refusal that means the write already took effect (a replay of a registration
 or a settlement that landed earlier) counts as done. While the RPC is down the
@@ -44,6 +45,9 @@ SAME_TRANSACTION = (
     "invalid transaction nonce",
 )
 """RPC errors on a broadcast that mean the transaction is pooled or its nonce is used."""
+OUT_OF_GAS_ATTEMPTS = 3
+"""A write mined out of gas (the state changed between estimate and block) is signed
+anew, with a fresh estimate, until it has been sent this many times."""
 
 
 class Outbox:
@@ -157,8 +161,17 @@ class Outbox:
         if self.confirmations and await self.chain.block_number() - block < self.confirmations:
             return False
         if int(receipt["status"]) != 1:
-            await self._update(row, status="failed", error="reverted", block=block)
-            log.error("chain write %s reverted in block %d", row.key, block)
+            reason = await self.chain.revert_reason(row.tx_hash, receipt)
+            if reason.startswith("out of gas") and row.attempts < OUT_OF_GAS_ATTEMPTS:
+                log.warning(
+                    "chain write %s ran %s in block %d; signing it anew", row.key, reason, block
+                )
+                await self._update(row, status="pending", tx_hash=None, raw_tx=None, nonce=None)
+                return False
+            status = "done" if any(r in reason for r in ALREADY_DONE) else "failed"
+            await self._update(row, status=status, error=reason, block=block)
+            if status == "failed":
+                log.error("chain write %s reverted in block %d: %s", row.key, block, reason)
             return True
         await self._update(row, status="done", block=block, error=None)
         if self.on_done is not None:

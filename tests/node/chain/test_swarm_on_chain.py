@@ -96,9 +96,15 @@ async def test_rounds_are_committed_settled_and_provable_on_chain(scripted_swarm
         # the registry gives each node its weight in draws: stake and reputation
         peers = s.nodes[0].ctx.peers
         await refresh(chain, peers, ReputationHistory())
+        minimum = await chain.min_stake()
         for i in range(4):
             points = expected.get(s.address(i), 0) / SCALE
-            assert peers.weight(s.address(i)) == pytest.approx(draw_weight(10**18, points))
+            member = await chain.member(s.address(i))
+            if member.active(minimum):
+                assert peers.weight(s.address(i)) == pytest.approx(draw_weight(10**18, points))
+            else:  # slashed below the minimum (the cheat, when its answer was checked)
+                assert member.stake < minimum
+                assert s.address(i).lower() not in peers.weights
         assert len({round(peers.weight(s.address(i)), 9) for i in range(4)}) > 1
 
 
