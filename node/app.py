@@ -2,7 +2,8 @@
 
 `start_node` is used by `swarm node run`, `swarm up` and the tests. It opens the
 consensus log (its writer thread), rebuilds what the node keeps in memory from
-it (the copy index, the judges' records), measures the engine's speed unless
+it (the copy index, the judges' records and topic clusters, noting the point in
+the log with a signed `epoch` message: `reputation.epoch`), measures the engine's speed unless
 given it, wires the peers (the node's own participant as a local peer), binds
 the port (0 picks a free one), joins the chain (`node.chain.link`: registers and
 stakes, or refuses with a clear message) and returns a `RunningNode` whose `stop()` closes
@@ -29,7 +30,8 @@ from node.journal import Journal
 from node.peers.directory import Directory
 from node.peers.local import LocalPeer
 from node.peers.transport import PeerClient
-from node.topics import rebuild_judges
+from reputation.envelope import sign_envelope
+from reputation.epoch import default_epoch, rebuild
 from reputation.log import ConsensusLog
 from reputation.records import JudgeBook
 from reputation.topics import TopicModel
@@ -64,9 +66,11 @@ class RunningNode:
         await self.ctx.journal.close()
 
 
-def _memory(log: ConsensusLog, copies: int) -> tuple[CopyIndex, TopicModel | None, JudgeBook]:
+def _memory(
+    log: ConsensusLog, copies: int, owner: str
+) -> tuple[CopyIndex, TopicModel | None, JudgeBook]:
     """What a node keeps in memory, rebuilt from its log (runs in the log's thread)."""
-    return load_copy_index(log, copies), *rebuild_judges(log)
+    return load_copy_index(log, copies), *rebuild(log, owner, default_epoch())
 
 
 async def start_node(
@@ -82,7 +86,11 @@ async def start_node(
     runner: web.AppRunner | None = None
     try:
         size = config.verification.copy_index_size
-        copies, topics, judges = await journal.read(lambda consensus: _memory(consensus, size))
+        copies, topics, judges = await journal.read(
+            lambda consensus: _memory(consensus, size, account.address)
+        )
+        # the point of the log the memory was rebuilt at (`reputation.epoch`)
+        await journal.append(sign_envelope(account, "epoch", None, default_epoch().model_dump()))
         speed = speed or await measure_speed(backend)
         client = await PeerClient.create(config.round.peer_concurrency)
         peers = Directory(account.address, client)

@@ -54,6 +54,7 @@ __all__ = [
     "ReplayedMessage",
     "RoundFailed",
     "StaleMessage",
+    "Unauthorized",
     "UnknownSender",
     "VerificationFailed",
     "error_body",
@@ -113,6 +114,14 @@ class NotFound(NodeError, LookupError):
     def __init__(self, message: str, code: str = "not_found"):
         super().__init__(message)
         self.code = code
+
+
+class Unauthorized(NodeError):
+    """A request that needs a credential it does not carry (the log export's token)."""
+
+    status = 401
+    type = "authentication_error"
+    code = "unauthorized"
 
 
 class Conflict(NodeError):

@@ -24,6 +24,7 @@ SQLite connection: use it from one thread (the node's log writer thread owns it)
 
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from reputation.chainlog import migrate as chain_tables
 from reputation.envelope import EnvelopeError, canonical, digest, recover_sender
 from reputation.evidence import check_equivocation
 from reputation.result import JudgeSummary, StoredRound
+from reputation.views import create_views
 from swarm_errors import SwarmError
 
 __all__ = [
@@ -115,7 +117,12 @@ def _m2(db: sqlite_utils.Database) -> None:
     db["evidence"].create_index(["sender"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m2, chain_tables]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m1,
+    _m2,
+    chain_tables,
+    create_views,
+]
 
 
 @dataclass(frozen=True)
@@ -185,17 +192,34 @@ def link(prev_digest: str, message_digest: str) -> str:
 class ConsensusLog:
     """One node's log file. Not shared between threads; cheap to open."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, readonly: bool = False):
+        """`readonly`: open an existing log without changing it (an auditor's); it
+        must have this code's schema."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite_utils.Database(self.path)
-            self.db.enable_wal()
-            self._migrate()
+            if readonly:
+                if not self.path.is_file():
+                    raise LogError(f"no consensus log at {self.path}")
+                uri = f"file:{self.path.resolve()}?mode=ro"
+                self.db = sqlite_utils.Database(sqlite3.connect(uri, uri=True))
+                self._check_version()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite_utils.Database(self.path)
+                self.db.enable_wal()
+                self._migrate()
         except Exception as exc:  # sqlite3.DatabaseError and friends
             if isinstance(exc, LogError):
                 raise
             raise LogError(f"cannot open consensus log {self.path}: {exc}") from exc
+
+    def _check_version(self) -> None:
+        version = self.schema_version
+        if version != len(MIGRATIONS):
+            raise LogError(
+                f"{self.path} has schema version {version}; this code reads {len(MIGRATIONS)} "
+                "(open a copy with a node of this version to bring it up to date)"
+            )
 
     def _migrate(self) -> None:
         version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
@@ -329,23 +353,36 @@ class ConsensusLog:
         ).fetchone()
         return None if row is None else self._stored(row)
 
+    def owner(self) -> str | None:
+        """The node whose log this is: the signer of its latest `epoch` message (a
+        node notes one at each start), else the coordinator of its latest round."""
+        row = self.db.execute(
+            "SELECT sender FROM messages WHERE type = 'epoch' ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            row = self.db.execute(
+                "SELECT coordinator FROM rounds ORDER BY created DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     def judge_history(
-        self, limit: int
+        self, limit: int, owner: str, before: int | None = None
     ) -> list[tuple[str, str, list[dict[str, str]], list[JudgeSummary]]]:
-        """The latest `limit` settled rounds, oldest first: each one's topic source,
-        topic, announced messages ([] if the announcement is not in the log) and
-        judges. A row this code cannot read (written by an older version) is
+        """The latest `limit` results `owner` signed (before entry `before`, if given),
+        in log order: each one's topic source, topic, announced messages ([] if the
+        announcement is not in the log) and judges. A result this code cannot read is
         skipped, with a warning."""
         rows = self.db.execute(
-            "SELECT r.round_id, r.result, m.raw FROM rounds r LEFT JOIN messages m ON "
-            "m.round_id = r.round_id AND m.type = 'announce' AND m.sender = r.coordinator "
-            "WHERE r.status = 'ok' ORDER BY r.created DESC LIMIT ?",
-            [limit],
+            "SELECT r.round_id, r.raw, m.raw FROM messages r LEFT JOIN messages m ON "
+            "m.round_id = r.round_id AND m.type = 'announce' AND m.sender = r.sender "
+            "WHERE r.type = 'result' AND lower(r.sender) = lower(?) AND r.seq < ? "
+            "ORDER BY r.seq DESC LIMIT ?",
+            [owner, _before(before), limit],
         ).fetchall()
         out = []
         for round_id, result, announce in reversed(rows):
             try:
-                swarm = json.loads(result)["swarm"]
+                swarm = json.loads(result)["payload"]
                 judges = [JudgeSummary.model_validate(j) for j in swarm["judges"]]
                 messages = json.loads(announce)["payload"]["messages"] if announce else []
                 source, topic = swarm.get("topic_source", ""), swarm.get("topic", "")
@@ -354,11 +391,14 @@ class ConsensusLog:
                 log.warning("round %s: judges' records not readable, skipped: %s", round_id, exc)
         return out
 
-    def recent_prompts(self, limit: int) -> list[list[dict[str, str]]]:
+    def recent_prompts(self, limit: int, before: int | None = None) -> list[list[dict[str, str]]]:
         """The messages of the latest `limit` announcements in the log (any
-        coordinator's), oldest first; an unreadable one is skipped."""
+        coordinator's; before entry `before`, if given), oldest first; an unreadable
+        one is skipped."""
         rows = self.db.execute(
-            "SELECT raw FROM messages WHERE type = 'announce' ORDER BY seq DESC LIMIT ?", [limit]
+            "SELECT raw FROM messages WHERE type = 'announce' AND seq < ? "
+            "ORDER BY seq DESC LIMIT ?",
+            [_before(before), limit],
         ).fetchall()
         out = []
         for (raw,) in reversed(rows):
@@ -398,6 +438,10 @@ class ConsensusLog:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _before(seq: int | None) -> int:
+    return 2**62 if seq is None else seq
 
 
 def verify_chain(entries: Iterator[LogEntry] | list[LogEntry]) -> int:

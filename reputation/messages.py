@@ -192,6 +192,10 @@ class VerifyRequestPayload(Payload):
     """The round's signed announcement; omitted, the verifier looks it up in its log."""
     methods: Annotated[list[Method], Field(min_length=1, max_length=2)]
     reexecute: Literal["always", "decisive"] = "always"
+    pool: list[StrictStr] = []
+    """The nodes the verifiers were drawn from (`reputation.draws.draw_verifiers`)."""
+    verifiers: list[StrictStr] = []
+    """The verifiers drawn, each sent this same request."""
     """With both methods: `always` re-executes; `decisive` re-executes only when its
     result can change the vote (`verification.policy.reexecution_decides`, for an
     answer not flagged as a copy), so the results may hold the teacher-forced one alone."""

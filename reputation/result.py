@@ -20,6 +20,7 @@ __all__ = [
     "FailedRound",
     "JudgeSummary",
     "LeftOut",
+    "Parameters",
     "SettledRound",
     "StoredRound",
     "SwarmReply",
@@ -73,6 +74,9 @@ class CandidateScore(Model):
 class JudgeSummary(Model):
     node: str
     verdicts: int
+    prior: tuple[float, float] = (0.0, 0.0)
+    """The judge's record the round started from: (agreed, disagreed) verdict weight
+    (`reputation.records`), η's prior."""
     reliability: float
     """η estimated in this round (CrowdBT), its prior from the judge's record."""
     agreed: float
@@ -121,6 +125,19 @@ class LeftOut(Model):
     reason: str
 
 
+class Parameters(Model):
+    """The coordinator's settings its round's seeded choices were made with
+    (`reputation.draws`), signed with the result so an auditor re-draws with them."""
+
+    pairs_per_candidate: int
+    verify: bool
+    verifiers: int
+    """Verifiers drawn per candidate checked."""
+    sample_rate: float
+    """Share of the non-winning candidates also verified."""
+    reexecute: str
+
+
 class SwarmResult(Model):
     """The payload of a round's signed `result` message."""
 
@@ -142,6 +159,8 @@ class SwarmResult(Model):
     topic: str = ""
     """The round's topic, as announced (the client's category or an inferred one)."""
     topic_source: Literal["", "client", "inferred"] = ""
+    parameters: Parameters | None = None
+    """None in the results of versions before the audit."""
 
     def topic_key(self) -> str:
         """The key of the judges' records this round adds to (`reputation.records`)."""

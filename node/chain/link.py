@@ -33,7 +33,6 @@ from contracts.client import Chain, ChainError, ChainUnavailable
 from contracts.embedded import EmbeddedChain
 from node.chain.batches import Batcher
 from node.chain.capability import Retest, ensure_capable
-from node.chain.history import ReputationHistory
 from node.chain.membership import join, refresh
 from node.chain.outbox import Outbox
 from node.config import NodeConfig
@@ -42,6 +41,7 @@ from node.inference.base import Backend
 from node.journal import Journal
 from node.peers.directory import Directory
 from reputation.chainlog import outbox_row
+from reputation.history import ReputationHistory
 
 __all__ = ["ChainLink", "open_chain"]
 

@@ -20,7 +20,7 @@ members (registered, bonded stake at least the minimum, admitted by attestations
 or a genesis seat and not idle past the inactivity limit), each with the model it
 registered and its weight in draws (`reputation.rules.draw_weight` of its stake and
 its reputation in points, each change decayed by age from its block's time:
-`node.chain.history`); the static bootstrap peers are used only until the registry
+`reputation.history`); the static bootstrap peers are used only until the registry
 is read.
 """
 
@@ -29,10 +29,10 @@ import time
 from typing import Any
 
 from contracts.client import Chain, ChainUnavailable
-from node.chain.history import ReputationHistory
 from node.chain.outbox import Outbox
 from node.errors import ConfigError
 from node.peers.directory import Directory
+from reputation.history import ReputationHistory
 from reputation.rules import draw_weight
 
 __all__ = ["GAS_RESERVE", "join", "refresh", "write"]

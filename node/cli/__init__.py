@@ -8,6 +8,7 @@ password) are defined once in `node.cli.options`.
 
 import click
 
+from node.cli.audit import audit
 from node.cli.calibrate import calibrate
 from node.cli.chain import chain, stake, unstake
 from node.cli.eval import evaluate
@@ -42,5 +43,6 @@ for command in (
     unstake,
     reputation,
     calibrate,
+    audit,
 ):
     main.add_command(command)

@@ -27,3 +27,67 @@ def log_verify(db_path: Path) -> None:
     finally:
         log.close()
     click.echo(f"{count} messages: hash chain and signatures verify")
+
+
+@log_group.command("export")
+@db_option("A node's consensus log file.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write here (default: standard output).",
+)
+@domain_errors
+def log_export(db_path: Path, out: Path | None) -> None:
+    """Write the log as JSON lines: a header, then one row per line (the messages,
+    rounds, evidence and batches, as stored), for `swarm audit` or other tools."""
+    from reputation.export import export_lines
+    from reputation.log import ConsensusLog
+
+    log = ConsensusLog(db_path, readonly=True)
+    try:
+        if out is None:
+            for line in export_lines(log):
+                click.echo(line)
+            return
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            count = sum(f.write(line + "\n") > 0 for line in export_lines(log)) - 1
+        tmp.replace(out)
+    finally:
+        log.close()
+    click.echo(f"{count} rows written to {out}", err=True)
+
+
+@log_group.command("browse")
+@db_option("A node's consensus log file.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to serve on.")
+@domain_errors
+def log_browse(db_path: Path, host: str, port: int) -> None:
+    """Open the log in Datasette, read-only, with canned queries: rounds with their
+    winners, a node's history, the verdicts and candidates of a round, batches,
+    refused chain writes (views of the same names are in the file)."""
+    import json
+    import tempfile
+    from importlib.resources import files
+
+    from reputation.log import ConsensusLog
+
+    ConsensusLog(db_path, readonly=True).close()  # a readable log of this schema
+    template = json.loads(files("reputation").joinpath("data/datasette.json").read_text())
+    metadata = {
+        "title": template["title"],
+        "description": template["description"],
+        "databases": {db_path.stem: {"queries": template["queries"]}},
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(metadata, f)
+    args = ["serve", "-i", str(db_path), "--metadata", f.name, "--host", host, "--port", str(port)]
+    click.echo(f"serving {db_path} at http://{host}:{port}/{db_path.stem} (Ctrl-C stops)", err=True)
+    from datasette.cli import cli as datasette
+
+    try:  # in this process, so that a signal to it stops the server
+        datasette.main(args, prog_name="datasette", standalone_mode=True)
+    finally:
+        Path(f.name).unlink(missing_ok=True)

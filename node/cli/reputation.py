@@ -7,7 +7,7 @@ changed since) and whether it is capable now (admitted and not idle past the
 inactivity limit), its reputation on chain
 (points above the initial reputation: the running sum of every settled change)
 and decayed (each change weighed by 2^(−age / half-life) from its block's time:
-`node.chain.history`, as a node's draws read it), its weight in draws, and, from
+`reputation.history`, as a node's draws read it), its weight in draws, and, from
 this node's own log, its judging record per topic (agreement rate with
 the consensus, shrunk toward its overall rate). `--history` lists every reputation change
 with its time, block, batch and committer; `--plot FILE.png` draws each node's
@@ -34,11 +34,11 @@ async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
     import time
 
     from contracts.client import Chain
-    from node.chain.history import ReputationHistory
     from node.config import load_config
     from node.errors import ConfigError
     from node.journal import Journal
-    from node.topics import rebuild_judges
+    from reputation.epoch import default_epoch, rebuild
+    from reputation.history import ReputationHistory
     from reputation.rules import draw_weight
 
     config = load_config(config_path)
@@ -58,7 +58,9 @@ async def _standing(config_path: Path, history: bool) -> dict[str, Any]:
     if Path(config.log_path).exists():
         journal = await Journal.open(config.log_path)
         try:
-            _, book = await journal.read(rebuild_judges)
+            _, book = await journal.read(
+                lambda log: rebuild(log, log.owner() or "", default_epoch())
+            )
         finally:
             await journal.close()
         for topic in book.topics():

@@ -32,6 +32,10 @@ class ServerConfig:
     """Larger request bodies are refused with 413 before they are read."""
     public_url: str = ""
     """The URL peers reach this node at, registered on chain; default http://host:port."""
+    audit_token: str = ""
+    """A bearer token that lets an auditor read this node's log
+    (`GET /swarm/v1/log/export`, `swarm audit --url`); empty: the export is off.
+    Set it through the environment (`SWARM_SERVER__AUDIT_TOKEN`) rather than a file."""
 
     def __post_init__(self) -> None:
         _check(0 <= self.port <= 65535, "server.port must be 0..65535")

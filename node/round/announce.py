@@ -8,17 +8,20 @@ exists).
 The announcement names the round's model: every answer must claim it, and the
 round's topic: the client's category (`metadata.category`) or, without one, the
 topic the node infers from the prompt (`NodeContext.topics`, fitted on its past
-prompts: `node.topics`), or none.
+prompts: `reputation.epoch`), or none. The judges' records the round is ranked
+with are taken here, as they stand when the announcement is logged, so an auditor
+rebuilds them from the log (`reputation.epoch`).
 """
 
 import os
 
 from node.context import NodeContext
 from node.round.values import Announced
-from node.topics import infer_topic
 from reputation.draws import draw_participants, round_id_for
 from reputation.envelope import digest, sign_envelope
+from reputation.epoch import infer_topic
 from reputation.messages import AnnouncePayload
+from reputation.result import topic_key
 
 __all__ = ["draw_and_announce"]
 
@@ -48,6 +51,8 @@ def draw_and_announce(
     )
     message = sign_envelope(ctx.account, "announce", round_id, payload.model_dump())
     ctx.journal.append(message)
+    # the judges' records as of this entry of the log (`reputation.epoch`)
+    records = ctx.judges.records(topic_key(source, topic))
     return Announced(
         round_id=round_id,
         messages=messages,
@@ -60,4 +65,5 @@ def draw_and_announce(
         topic=topic,
         topic_source=source,
         weights=weights,
+        records=records,
     )

@@ -37,7 +37,6 @@ from node.round.settle import record_failure, settle
 from node.round.trail import Progress, Trail, no_progress
 from node.round.values import Announced, Settled
 from node.round.verifying import verifying
-from reputation.result import topic_key
 
 __all__ = ["Coordinator"]
 
@@ -82,11 +81,7 @@ class Coordinator:
         judges = sorted({a.node for a in answers})
         with trail.timed("judge"):
             judgments = await judging(ctx, announced, candidates.candidates, judges, trail)  # 4.
-        ranked = rank(
-            candidates.candidates,
-            judgments,
-            ctx.judges.records(topic_key(announced.topic_source, announced.topic)),
-        )  # 5. aggregate
+        ranked = rank(candidates.candidates, judgments, announced.records)  # 5. aggregate
         if ctx.config.verification.enabled:
             await trail.progress("verifying the winner")
         with trail.timed("verify"):

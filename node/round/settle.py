@@ -5,7 +5,9 @@ was chosen: candidates with scores and intervals, judges with their reliability
 and agreement, verification outcomes, copies and flags, and who was left out.
 It is signed, appended to the log (awaited: the reply carries the log's digest
 after it) and stored as the round's row; the judges' agreement joins the
-in-memory records that later rounds' priors come from. A round that fails is
+in-memory records that later rounds' priors come from, in the same step as the
+result is queued for the log (so a round announced later sees it, one announced
+earlier does not: `reputation.epoch`). A round that fails is
 stored with its error. Reputation changes and the Merkle commitment on chain
 join this phase with the chain.
 """
@@ -17,11 +19,13 @@ from node.context import NodeContext
 from node.errors import RoundFailed
 from node.round.trail import Trail
 from node.round.values import Announced, Candidates, Judgments, Ranked, Settled, Verified
+from ranking.consensus import JudgeRecord
 from reputation.envelope import sign_envelope
 from reputation.result import (
     CandidateScore,
     FailedRound,
     JudgeSummary,
+    Parameters,
     SettledRound,
     StoredRound,
     SwarmReply,
@@ -30,6 +34,8 @@ from reputation.result import (
 )
 
 __all__ = ["record_failure", "settle"]
+
+NO_RECORD = JudgeRecord()
 
 
 def _result(
@@ -79,6 +85,10 @@ def _result(
             JudgeSummary(
                 node=j,
                 verdicts=count,
+                prior=(
+                    round(announced.records.get(j, NO_RECORD).agreed, 6),
+                    round(announced.records.get(j, NO_RECORD).disagreed, 6),
+                ),
                 reliability=round(ranked.reliability[j], 6),
                 agreed=round(ranked.agreement[j][0], 6),
                 disagreed=round(ranked.agreement[j][1], 6),
@@ -88,6 +98,13 @@ def _result(
         copies=[c.authors for c in candidates.candidates if len(c.authors) > 1],
         copy_flags=candidates.flags,
         left_out=trail.left_out,
+        parameters=Parameters(
+            pairs_per_candidate=ctx.config.round.pairs_per_candidate,
+            verify=ctx.config.verification.enabled,
+            verifiers=ctx.config.verification.verifiers,
+            sample_rate=ctx.config.verification.sample_rate,
+            reexecute=ctx.config.verification.reexecute,
+        ),
     )
 
 
@@ -104,7 +121,10 @@ async def settle(
     signed = sign_envelope(
         ctx.account, "result", announced.round_id, result.model_dump(mode="json")
     )
-    entry = await ctx.journal.append(signed)
+    stored = ctx.journal.append(signed)
+    # the round's judges join the records with its result's place in the log
+    ctx.judges.add(result.judges, result.topic_key())
+    entry = await stored
     trail.timings["total_s"] = time.time() - trail.started
     reply = SwarmReply(
         **result.model_dump(),
@@ -125,7 +145,6 @@ async def settle(
             ),
         )
     )
-    ctx.judges.add(result.judges, result.topic_key())
     return settled
 
 

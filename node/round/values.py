@@ -9,6 +9,8 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from ranking.consensus import JudgeRecord
+from reputation.aggregate import Comparison, Ranked
 from reputation.messages import AnswerPayload
 from reputation.result import CopyFlag, DecidedBy, SwarmReply, VerificationOutcome
 from verification.base import Claim
@@ -43,6 +45,8 @@ class Announced:
     topic_source: str = ""
     weights: dict[str, float] = field(default_factory=dict)
     """Each eligible node's weight in the draws, as announced."""
+    records: dict[str, JudgeRecord] = field(default_factory=dict)
+    """The judges' records in the round's topic when it was announced."""
 
 
 @dataclass(frozen=True)
@@ -86,33 +90,11 @@ class Candidates:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    judge: str
-    first: int
-    second: int
-    p_first: float
-    mass: float
-
-
-@dataclass(frozen=True)
 class Judgments:
     """Phase 4: the verdicts, and whether any judge could rank the round."""
 
     comparisons: list[Comparison]
     decided_by: DecidedBy
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """Phase 5: scores, and the candidates from best to worst."""
-
-    scores: list[float]
-    stderr: list[float]
-    interval: list[tuple[float, float]]
-    decided_by: DecidedBy
-    order: list[int]
-    reliability: dict[str, float]
-    agreement: dict[str, tuple[float, float]]
 
 
 @dataclass(frozen=True)

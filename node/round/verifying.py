@@ -4,7 +4,8 @@ Candidates are tried in score order. Each is checked by up to
 `verification.verifiers` nodes (this node and healthy peers known to serve the
 round's model, none an author of the candidate, drawn with a seed from the
 round id and the candidate: `reputation.draws.draw_verifiers`), all asked at
-once. A verifier's vote is `verification.policy.accept` over its signed results;
+once; the signed request names the pool and the verifiers drawn from it, for an
+auditor to re-draw. A verifier's vote is `verification.policy.accept` over its signed results;
 a verifier that refuses the claim itself (another model, impossible token ids:
 a `claim_rejected` refusal, signed) votes against it. Only a verifier that
 cannot be reached, times out or replies with something unusable (an unsigned
@@ -99,6 +100,8 @@ async def _verify(
             "announce": announced.message,
             "methods": methods,
             "reexecute": "always" if always else "decisive",
+            "pool": pool,
+            "verifiers": verifiers,
         }
         request = sign_envelope(ctx.account, "verify_request", rid, body)
         ctx.journal.append(request)

@@ -1,9 +1,12 @@
 from pathlib import Path
+from typing import Any
 
+from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ranking.consensus import JudgeRecord, shrunk
+from reputation.envelope import sign_envelope
 from reputation.log import ConsensusLog
 from reputation.records import JudgeBook
 from reputation.result import (
@@ -61,29 +64,40 @@ def settled(round_id: str, created: float, judges: list[JudgeSummary]) -> Stored
     )
 
 
-def test_records_sum_past_rounds_from_the_log_and_survive_a_reopen(tmp_path: Path) -> None:
+def test_records_sum_past_results_from_the_log_and_survive_a_reopen(tmp_path: Path) -> None:
+    """The judges' records come from the results the owner signed, in log order (not
+    another coordinator's, not a failed round's), and may stop before an entry."""
+    owner, other = Account.create(), Account.create()
+
+    def result(account: Any, rid: str, judges: list[JudgeSummary]) -> dict[str, Any]:
+        payload = settled(rid, 0.0, judges).result.swarm.model_dump(mode="json")  # type: ignore[union-attr]
+        return sign_envelope(account, "result", rid, payload)
+
     path = tmp_path / "log.db"
     log = ConsensusLog(path)
-    log.record_round(settled("r1", 1.0, [judge("0xa", 2.0, 0.0), judge("0xb", 0.5, 1.5)]))
-    log.record_round(settled("r2", 2.0, [judge("0xa", 1.0, 1.0)]))
-    failed = FailedRound(error="too few")
+    log.append(result(owner, "r1", [judge("0xa", 2.0, 0.0), judge("0xb", 0.5, 1.5)]))
+    log.append(result(other, "r0", [judge("0xa", 0.0, 9.0)]))
+    cut = log.append(result(owner, "r2", [judge("0xa", 1.0, 1.0)])).seq
     log.record_round(
         StoredRound(
             round_id="r3",
-            coordinator="0xc",
+            coordinator=owner.address,
             created=3.0,
             status="failed",
             winner=None,
-            result=failed,
+            result=FailedRound(error="too few"),
         )
     )
     log.close()
     reopened = ConsensusLog(path)
     try:
-        book = JudgeBook.rebuilt(j for *_, j in reopened.judge_history(200))
+        assert reopened.owner() == owner.address  # its latest round's coordinator
+        book = JudgeBook.rebuilt(j for *_, j in reopened.judge_history(200, owner.address))
         assert book.records() == {"0xa": JudgeRecord(3.0, 1.0), "0xb": JudgeRecord(0.5, 1.5)}
-        latest = JudgeBook.rebuilt(j for *_, j in reopened.judge_history(1))
+        latest = JudgeBook.rebuilt(j for *_, j in reopened.judge_history(1, owner.address))
         assert latest.records() == {"0xa": JudgeRecord(1.0, 1.0)}
+        before = JudgeBook.rebuilt(j for *_, j in reopened.judge_history(9, owner.address, cut))
+        assert before.records() == {"0xa": JudgeRecord(2.0, 0.0), "0xb": JudgeRecord(0.5, 1.5)}
     finally:
         reopened.close()
 

@@ -12,11 +12,11 @@ from contracts import merkle
 from contracts.anvil import Anvil, deploy_on, fund
 from contracts.client import Chain
 from contracts.settlement import SCALE, Settlement, sign
-from node.chain.history import ReputationHistory
 from node.chain.membership import join
 from node.chain.outbox import Outbox
 from node.cli import main
 from node.journal import Journal
+from reputation.history import ReputationHistory
 from reputation.rules import HALF_LIFE
 from tests.procs import free_port
 

@@ -12,11 +12,11 @@ import aiohttp
 import pytest
 
 from contracts.settlement import SCALE
-from node.chain.history import ReputationHistory
 from node.chain.membership import refresh
 from node.serve import PATHS
 from reputation.chainlog import batches
 from reputation.envelope import sign_envelope
+from reputation.history import ReputationHistory
 from reputation.result import SwarmReply
 from reputation.rules import JUDGE_WEIGHT, PENALTY, draw_weight, points_fixed, round_points
 from tests.node.round.test_branches import nodes, text

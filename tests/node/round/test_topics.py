@@ -5,9 +5,9 @@ the log, and the judges' records are kept per topic (real rounds, scripted engin
 import json
 
 from node.serve import PATHS
-from node.topics import rebuild_judges
 from reputation.draws import draw_participants, round_id_for
 from reputation.envelope import digest, sign_envelope
+from reputation.epoch import default_epoch, rebuild
 from reputation.log import ConsensusLog
 from reputation.result import SwarmReply
 from reputation.topics import TopicModel
@@ -71,7 +71,7 @@ async def test_the_records_are_rebuilt_per_topic_from_the_log(scripted_swarm, mo
         live = s.nodes[0].ctx.judges
         log = ConsensusLog(s.nodes[0].ctx.config.log_path)
         try:
-            model_, rebuilt = rebuild_judges(log)
+            model_, rebuilt = rebuild(log, s.address(0), default_epoch())
         finally:
             log.close()
         assert model_ is None  # 3 prompts in the log, fewer than MIN_PROMPTS: no clusters
@@ -79,7 +79,7 @@ async def test_the_records_are_rebuilt_per_topic_from_the_log(scripted_swarm, mo
         assert rebuilt.records() == live.records()
         log = ConsensusLog(s.nodes[0].ctx.config.log_path)
         try:  # with clusters: the round without a category joins its inferred topic
-            model_, rebuilt = rebuild_judges(log, min_prompts=3)
+            model_, rebuilt = rebuild(log, s.address(0), default_epoch(min_prompts=3))
         finally:
             log.close()
         assert model_ is not None and model_.size == 1

@@ -1,0 +1,97 @@
+"""`audit`: a consensus log checked end to end, optionally against the chain.
+
+1. every entry: hash chain, signature, columns (`reputation.audit.entries`);
+2. every round of the log's owner, recomputed in log order with the records and
+   topic clusters it had (`reputation.audit.replay`, `reputation.audit.rounds`);
+3. every batch: leaves, root and settlement from the log (`reputation.audit.batches`);
+4. with a chain: registrations, roots and reputation changes on chain
+   (`reputation.audit.onchain`).
+
+The owner is the node whose log it is (`ConsensusLog.owner`: the signer of its
+epochs, else the coordinator of its rounds), unless named. `start`/`end` limit
+which rounds are recomputed (by their announcement's time); the records are still
+replayed from the start of the log, and every entry's hash link and signature is
+checked whatever the range.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.client import Chain
+from reputation.audit.batches import BatchAudit, audit_batches
+from reputation.audit.entries import check_entries
+from reputation.audit.findings import Finding
+from reputation.audit.onchain import check_chain, read_chain
+from reputation.audit.replay import replay
+from reputation.audit.rounds import RoundAudit
+from reputation.log import ConsensusLog
+
+__all__ = ["AuditReport", "audit_log", "check_against_chain"]
+
+
+@dataclass
+class AuditReport:
+    path: str
+    owner: str | None
+    messages: int
+    rounds: list[RoundAudit] = field(default_factory=list)
+    batches: list[BatchAudit] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    """Findings about the log as a whole and its batches (each round holds its own)."""
+    chain: str | None = None
+    """The contract checked against, if any."""
+    seconds: float = 0.0
+
+    def all_findings(self) -> list[Finding]:
+        return [*self.findings, *(f for r in self.rounds for f in r.findings)]
+
+    @property
+    def clean(self) -> bool:
+        return not self.all_findings()
+
+
+def audit_log(
+    log: ConsensusLog,
+    owner: str | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> AuditReport:
+    began = time.perf_counter()
+    owner = owner or log.owner()
+    entries = list(log.entries())
+    checked, findings = check_entries(entries)
+    report = AuditReport(str(log.path), owner, len(entries), findings=findings)
+    if owner is None:
+        report.seconds = time.perf_counter() - began
+        return report  # no round of anyone's to recompute
+
+    def wanted(c: Any) -> bool:
+        t = c.entry.timestamp
+        return (start is None or t >= start) and (end is None or t <= end)
+
+    report.rounds = replay(checked, owner, log, wanted, progress)
+    results = {
+        c.digest: c
+        for c in checked
+        if c.entry.type == "result" and c.entry.sender.lower() == owner.lower()
+    }
+    report.batches, more = audit_batches(log, owner, results)
+    report.findings += more
+    report._checked = checked  # type: ignore[attr-defined]
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+async def check_against_chain(report: AuditReport, chain: Chain) -> None:
+    """Add the chain's findings to `report` (`ChainError` if the chain cannot be read)."""
+    began = time.perf_counter()
+    if report.owner is None:
+        return
+    facts = await read_chain(chain, report.owner, [b.batch.batch for b in report.batches])
+    checked = getattr(report, "_checked", [])
+    report.findings += check_chain(facts, checked, report.batches, report.owner)
+    report.chain = facts.contract
+    report.seconds += time.perf_counter() - began
