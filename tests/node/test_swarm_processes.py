@@ -310,6 +310,30 @@ async def test_rounds_go_on_while_anvil_is_down_and_every_write_lands_once(
     await chain.close()
 
 
+def test_every_nodes_log_audits_clean_against_anvil(nodes, anvil) -> None:
+    """`swarm audit` on each node's log, against the anvil chain, after rounds on
+    three coordinators, an outage of the chain and every batch settled: clean."""
+    home, _ports, accounts, _ = nodes
+    chain_proc, deployment = anvil
+    dbs = [home / f"n{i}" / "consensus.db" for i in range(4)]
+    _all_on_chain(dbs, 240)
+    for i, db in enumerate(dbs):
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "node.cli", "audit", "--db", str(db), "--json"),
+                *("--rpc", chain_proc.rpc_url, "--registry", deployment.contract),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["clean"] and summary["owner"] == accounts[i].address
+        assert summary["chain"] == deployment.contract and not summary["unchecked"]
+        assert summary["rounds"] >= (1 if i < 3 else 0), summary
+
+
 def test_a_node_killed_mid_round_is_left_out_and_the_round_completes(nodes) -> None:
     home, ports, accounts, procs = nodes
     victim_db = home / "n3" / "consensus.db"
