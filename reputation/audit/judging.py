@@ -49,12 +49,7 @@ def judge(
     fail: Fail,
 ) -> Judged:
     requests: dict[int, dict[str, Any]] = {0: {}, 1: {}}  # attempt → judge → (message, payload)
-    for m in msgs.of("judge_request", owner):
-        try:
-            p = payload_of(JudgeRequestPayload, m.message)
-        except (ValueError, TypeError, KeyError) as exc:
-            fail("verdicts", f"a judge request does not parse: {exc}", m)
-            continue
+    for m, p in msgs.parsed("judge_request", owner, JudgeRequestPayload, fail, "verdicts"):
         if p.judge in requests[p.attempt]:
             fail("verdicts", f"a second request to {p.judge}", m)
             continue

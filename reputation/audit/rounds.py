@@ -56,6 +56,19 @@ class RoundMessages:
             if m.entry.type == kind and (sender is None or m.entry.sender.lower() == sender)
         ]
 
+    def parsed(
+        self, kind: str, sender: str, model: Any, fail: Any, check: str
+    ) -> list[tuple[Checked, Any]]:
+        """`sender`'s messages of `kind` with their payloads; one that does not parse
+        is a finding of `check`, and left out."""
+        out = []
+        for m in self.of(kind, sender):
+            try:
+                out.append((m, payload_of(model, m.message)))
+            except (ValueError, TypeError, KeyError) as exc:
+                fail(check, f"a {kind} does not parse: {exc}", m)
+        return out
+
 
 @dataclass(frozen=True)
 class Candidate:

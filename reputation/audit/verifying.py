@@ -57,12 +57,7 @@ def verify(
         return ranked.order[0]
     flagged = {f.answer for f in result.copy_flags}
     requests: dict[str, Any] = {}
-    for m in msgs.of("verify_request", owner):
-        try:
-            p = payload_of(VerifyRequestPayload, m.message)
-        except (ValueError, TypeError, KeyError) as exc:
-            fail("verification", f"a verify request does not parse: {exc}", m)
-            continue
+    for m, p in msgs.parsed("verify_request", owner, VerifyRequestPayload, fail, "verification"):
         requests[p.subject] = (m, p)
     signed = {o.candidate: o for o in result.verification}
     tried: list[int] = []

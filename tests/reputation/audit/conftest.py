@@ -82,6 +82,10 @@ async def logged(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Logg
                     reply = await r.json()
                     assert r.status == 200, reply
                     ids.append(reply["swarm"]["round_id"])
+        for node in swarm.nodes:  # every round batched, committed and settled
+            link = node.ctx.chain
+            while await link.batcher.make_batch(force=True) is not None:
+                await link.outbox.drain()
         await settle_all(SimpleNamespace(nodes=swarm.nodes))
         yield Logged(swarm, home / "node-0" / "consensus.db", str(swarm.nodes[0].ctx.address), ids)
     finally:
