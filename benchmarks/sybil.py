@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ranking.consensus import JudgeRecord, rank_round
+from reputation.aggregate import BT_PRIOR
 from reputation.bank import in_bank
 from reputation.draws import draw_participants
 from reputation.records import JudgeBook
@@ -56,7 +57,6 @@ from reputation.rules import HALF_LIFE, draw_weight, round_points
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "llmbar_judgments.csv"
 ETHER = 10**18
 JUDGES_PER_ROUND = 5
-BT_PRIOR = 0.1  # as in node.round.ranking
 HONEST_WRITER, WEAK_WRITER = "honest-writer", "weak-writer"
 
 

@@ -65,7 +65,8 @@ def log_export(db_path: Path, out: Path | None) -> None:
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to serve on.")
 @domain_errors
 def log_browse(db_path: Path, host: str, port: int) -> None:
-    """Open the log in Datasette, read-only, with canned queries: rounds with their
+    """Open the log in Datasette (its connections read-only, so a running node's
+    latest writes show), with canned queries: rounds with their
     winners, a node's history, the verdicts and candidates of a round, batches,
     refused chain writes (views of the same names are in the file)."""
     import json
@@ -83,7 +84,7 @@ def log_browse(db_path: Path, host: str, port: int) -> None:
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(metadata, f)
-    args = ["serve", "-i", str(db_path), "--metadata", f.name, "--host", host, "--port", str(port)]
+    args = ["serve", str(db_path), "--metadata", f.name, "--host", host, "--port", str(port)]
     click.echo(f"serving {db_path} at http://{host}:{port}/{db_path.stem} (Ctrl-C stops)", err=True)
     from datasette.cli import cli as datasette
 

@@ -2,10 +2,11 @@
 
 Candidates are tried in score order. Each is checked by up to
 `verification.verifiers` nodes (this node and healthy peers known to serve the
-round's model, none an author of the candidate, drawn with a seed from the
-round id and the candidate: `reputation.draws.draw_verifiers`), all asked at
-once; the signed request names the pool and the verifiers drawn from it, for an
-auditor to re-draw. A verifier's vote is `verification.policy.accept` over its signed results;
+round's model, from the pool the announcement listed, none an author of the
+candidate, drawn with a seed from the round id and the candidate:
+`reputation.draws.draw_verifiers`), all asked at once; the signed request names
+the pool and the verifiers drawn from it, for an auditor to re-draw. A
+verifier's vote is `verification.policy.accept` over its signed results;
 a verifier that refuses the claim itself (another model, impossible token ids:
 a `claim_rejected` refusal, signed) votes against it. Only a verifier that
 cannot be reached, times out or replies with something unusable (an unsigned
@@ -87,7 +88,9 @@ async def _verify(
     methods = methods_for(ctx, temperature)
     cfg = ctx.config.verification
     rid = announced.round_id
-    pool = ctx.peers.pool(announced.model, known_only=True)
+    # verifiers come from the round's announced pool (a peer that turned healthy since
+    # is not in it), so an auditor can check the pool against the announcement
+    pool = [a for a in ctx.peers.pool(announced.model, known_only=True) if a in announced.weights]
     verifiers = draw_verifiers(
         rid, candidate.index, pool, candidate.authors, cfg.verifiers, announced.weights
     )

@@ -160,8 +160,13 @@ def _audit(
     result_msg = results[0]
     result = _payload(SwarmResult, result_msg, fail)
     audit.result = result
-    if result.announce != announce.digest or result.prompt_hash != a.prompt_hash:
-        fail("answers", "the result names another announcement", result_msg)
+    if (
+        result.announce != announce.digest
+        or result.prompt_hash != a.prompt_hash
+        or result.round_id != rid
+        or result.coordinator.lower() != owner
+    ):
+        fail("answers", "the result names another announcement, round or coordinator", result_msg)
         raise Stop
     candidates = _candidates(msgs, a, announce, result, fail)
     if result.parameters is None:
@@ -175,10 +180,12 @@ def _audit(
     _ranking(result, ranked, judged, records, fail, result_msg)
     winner = verify(rid, owner, msgs, a, candidates, ranked, result, fail)
     w = result.winner
-    if winner is not None and (w.candidate, w.node, w.digest) != (
+    status = next((o.status for o in result.verification if o.candidate == winner), None)
+    if winner is not None and (w.candidate, w.node, w.digest, w.verification) != (
         winner,
         candidates[winner].nodes[0],
         candidates[winner].digest,
+        status or "not_requested",
     ):
         fail(
             "winner",

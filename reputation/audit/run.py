@@ -19,16 +19,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from contracts.client import Chain
 from reputation.audit.batches import BatchAudit, audit_batches
-from reputation.audit.entries import check_entries
+from reputation.audit.entries import Checked, check_entries
 from reputation.audit.findings import Finding
 from reputation.audit.onchain import check_chain, read_chain
 from reputation.audit.replay import replay
 from reputation.audit.rounds import RoundAudit
 from reputation.log import ConsensusLog
+from swarm_errors import SwarmError
 
-__all__ = ["AuditReport", "audit_log", "check_against_chain"]
+__all__ = ["AuditInputError", "AuditReport", "audit_log", "check_against_chain"]
+
+
+class AuditInputError(SwarmError, ValueError):
+    """What the auditor asked for cannot be audited as asked."""
 
 
 @dataclass
@@ -43,6 +50,8 @@ class AuditReport:
     chain: str | None = None
     """The contract checked against, if any."""
     seconds: float = 0.0
+    checked: list[Checked] = field(default_factory=list, repr=False)
+    """The entries whose signature holds (what the chain checks read)."""
 
     def all_findings(self) -> list[Finding]:
         return [*self.findings, *(f for r in self.rounds for f in r.findings)]
@@ -60,6 +69,11 @@ def audit_log(
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> AuditReport:
     began = time.perf_counter()
+    if owner:
+        try:
+            owner = to_checksum_address(owner)
+        except ValueError as exc:
+            raise AuditInputError(f"the owner {owner!r} is not an address") from exc
     owner = owner or log.owner()
     entries = list(log.entries())
     checked, findings = check_entries(entries)
@@ -80,7 +94,7 @@ def audit_log(
     }
     report.batches, more = audit_batches(log, owner, results)
     report.findings += more
-    report._checked = checked  # type: ignore[attr-defined]
+    report.checked = checked
     report.seconds = time.perf_counter() - began
     return report
 
@@ -91,7 +105,6 @@ async def check_against_chain(report: AuditReport, chain: Chain) -> None:
     if report.owner is None:
         return
     facts = await read_chain(chain, report.owner, [b.batch.batch for b in report.batches])
-    checked = getattr(report, "_checked", [])
-    report.findings += check_chain(facts, checked, report.batches, report.owner)
+    report.findings += check_chain(facts, report.checked, report.batches, report.owner)
     report.chain = facts.contract
     report.seconds += time.perf_counter() - began

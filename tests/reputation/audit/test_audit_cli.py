@@ -50,6 +50,7 @@ async def test_bad_input_gets_a_clear_error_and_exit_2(logged, tmp_path) -> None
         (["--db", str(db), "--rpc", "http://127.0.0.1:9"], "--rpc and --registry go together"),
         ([], "give one of --db"),
         (["--db", str(db), "--from", "last tuesday"], "ISO 8601"),
+        (["--db", str(db), "--owner", "0xnot-an-address"], "is not an address"),
         (["--url", logged.swarm.nodes[0].url, "--token", "wrong"], "401"),
         (["--url", f"http://127.0.0.1:{free_port()}"], "cannot read the log"),
     ):
