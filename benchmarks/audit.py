@@ -82,7 +82,7 @@ async def run(rounds: int, nodes: int, max_tokens: int) -> dict[str, Any]:
                     checked, findings = check_entries(list(log.entries()))
                     times["entries"] = time.perf_counter() - t
                     t = time.perf_counter()
-                    audited = replay(checked, owner, log)
+                    audited, between = replay(checked, owner, log)
                     times["rounds"] = time.perf_counter() - t
                     t = time.perf_counter()
                     results = {
@@ -90,7 +90,10 @@ async def run(rounds: int, nodes: int, max_tokens: int) -> dict[str, Any]:
                         for c in checked
                         if c.entry.type == "result" and c.entry.sender == owner
                     }
-                    batches, more = audit_batches(log, owner, results)
+                    batches, more = audit_batches(
+                        log, owner, results, {r.round_id for r in audited}
+                    )
+                    more += between
                     times["batches"] = time.perf_counter() - t
                     t = time.perf_counter()
                     facts = await read_chain(link.chain, owner, [b.batch.batch for b in batches])

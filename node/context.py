@@ -34,7 +34,7 @@ class NodeContext:
     judges: JudgeBook = field(default_factory=JudgeBook)
     """Judges' agreement with past rounds' consensus (rebuilt from the log at start)."""
     topics: TopicModel | None = None
-    """Clusters of past prompts, for a query with no category (`node.topics`)."""
+    """Clusters of past prompts, for a query with no category (`reputation.epoch`)."""
     metrics: NodeMetrics = field(default_factory=NodeMetrics)
     chain: Any = None
     """The node's `node.chain.link.ChainLink` once it is on its chain (None: chain off)."""

@@ -92,7 +92,7 @@ class AnnouncePayload(Payload):
     announcements logged before rounds named their model: no participant accepts those)."""
     topic: Annotated[StrictStr, Field(max_length=64)] = ""
     """The query's topic for the judges' records: the client's category, or a topic
-    the coordinator inferred (`node.topics`); "" for none."""
+    the coordinator inferred (`reputation.epoch`); "" for none."""
     topic_source: Literal["", "client", "inferred"] = ""
     weights: dict[StrictStr, Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] = {}
     """Each eligible node's weight in the round's draws (`reputation.draws`), as read

@@ -5,7 +5,7 @@ A judge's prior reliability in a round comes from the coordinator's own history:
 over the latest `window` rounds it settled, how much of each judge's verdict
 weight agreed with the consensus ranking of its round (`JudgeSummary.agreed` /
 `disagreed` in each result). Each round has a topic (the client's category or an
-inferred one, `node.topics`; "" for none), and a judge's record for a topic is
+inferred one, `reputation.epoch`; "" for none), and a judge's record for a topic is
 its verdicts there shrunk toward its overall rate (`ranking.consensus.shrunk`:
 `SHRINK` pseudo-verdicts at the overall rate, `reputation.rules.shrink` in counts), since a
 judge can be good at one kind of question and reliably wrong on another; for the

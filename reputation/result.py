@@ -129,13 +129,13 @@ class Parameters(Model):
     """The coordinator's settings its round's seeded choices were made with
     (`reputation.draws`), signed with the result so an auditor re-draws with them."""
 
-    pairs_per_candidate: int
+    pairs_per_candidate: Annotated[int, Field(ge=1, le=64)]
     verify: bool
-    verifiers: int
+    verifiers: Annotated[int, Field(ge=1, le=3)]
     """Verifiers drawn per candidate checked."""
-    sample_rate: float
+    sample_rate: Annotated[float, Field(ge=0.0, le=1.0)]
     """Share of the non-winning candidates also verified."""
-    reexecute: str
+    reexecute: Literal["always", "decisive", "never"]
 
 
 class SwarmResult(Model):

@@ -103,7 +103,7 @@ def _result(
             verify=ctx.config.verification.enabled,
             verifiers=ctx.config.verification.verifiers,
             sample_rate=ctx.config.verification.sample_rate,
-            reexecute=ctx.config.verification.reexecute,
+            reexecute=ctx.config.verification.reexecute,  # type: ignore[arg-type]
         ),
     )
 

@@ -5,7 +5,7 @@ equivocation evidence it settles (`reputation.batch_rule.settle_batch`). The
 recomputed settlements are what the chain's changes are then checked against
 (`reputation.audit.onchain`)."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,12 +33,17 @@ class BatchAudit:
 
 
 def audit_batches(
-    log: Any, owner: str, results: Mapping[str, Checked]
+    log: Any, owner: str, results: Mapping[str, Checked], audited: Collection[str] | None = None
 ) -> tuple[list[BatchAudit], list[Finding]]:
-    """`results`: the owner's signed results whose signature holds, by message digest."""
+    """`results`: the owner's signed results whose signature holds, by message digest;
+    `audited`: the rounds recomputed (a leaf must be one of them, when given)."""
     findings: list[Finding] = []
     out = []
-    for b in batches(log):
+    try:
+        logged = batches(log)
+    except (ValueError, TypeError) as exc:
+        return [], [Finding("merkle", f"the log's batches do not parse: {exc}")]
+    for b in logged:
         rows = log.db.execute(
             "SELECT round_id, result_digest FROM batch_rounds WHERE batch = ? ORDER BY leaf",
             [b.batch],
@@ -47,6 +52,8 @@ def audit_batches(
         signed: list[tuple[str, SwarmResult]] = []
         for round_id, d in rows:
             found = results.get(d)
+            if audited is not None and round_id not in audited:
+                found = None
             if found is None or found.entry.round_id != round_id:
                 findings.append(
                     Finding(
@@ -59,8 +66,18 @@ def audit_batches(
             try:
                 signed.append((d, SwarmResult.model_validate(found.message["payload"])))
             except (ValidationError, KeyError, TypeError):
-                continue
-        root = "0x" + merkle.root(leaves).hex() if leaves else None
+                findings.append(
+                    Finding(
+                        "merkle", f"batch {b.batch}: its leaf's result does not parse", round_id
+                    )
+                )
+        try:
+            root = "0x" + merkle.root(leaves).hex() if leaves else None
+            committed = bytes.fromhex(b.root.removeprefix("0x"))
+        except (ValueError, TypeError, AttributeError):
+            findings.append(Finding("merkle", f"batch {b.batch}: a digest in it is not hex"))
+            out.append(BatchAudit(b, [r for r, _ in rows], None))
+            continue
         if root != b.root:
             findings.append(
                 Finding("merkle", f"batch {b.batch}: root {b.root} is not its leaves' {root}")
@@ -75,7 +92,7 @@ def audit_batches(
                     evidence.append((check_equivocation(first, second), first, second))
                 except EnvelopeError as exc:
                     findings.append(Finding("settlement", f"batch {b.batch}: evidence {i}: {exc}"))
-            settlement = settle_batch(owner, b.batch, bytes.fromhex(b.root[2:]), signed, evidence)
+            settlement = settle_batch(owner, b.batch, committed, signed, evidence)
             _compare(b, settlement, findings)
         out.append(BatchAudit(b, [r for r, _ in rows], settlement))
     return out, findings
@@ -85,6 +102,20 @@ def _compare(b: Batch, s: Settlement, findings: list[Finding]) -> None:
     recorded = b.settlement
     if recorded is None:
         return  # not settled yet
+    try:
+        same = _same(recorded, s)
+    except (ValueError, TypeError, AttributeError, KeyError):
+        same = False
+    if not same:
+        findings.append(
+            Finding(
+                "settlement",
+                f"batch {b.batch}: the recorded settlement is not the one its results give",
+            )
+        )
+
+
+def _same(recorded: dict[str, Any], s: Settlement) -> bool:
     if recorded.get("empty"):
         same = not s.changes and not s.slashes
     else:
@@ -96,10 +127,4 @@ def _compare(b: Batch, s: Settlement, findings: list[Finding]) -> None:
             and [(n.lower(), int(k), e) for n, k, e in recorded.get("slashes", [])]
             == [(x.node.lower(), x.kind, "0x" + x.evidence.hex()) for x in s.slashes]
         )
-    if not same:
-        findings.append(
-            Finding(
-                "settlement",
-                f"batch {b.batch}: the recorded settlement is not the one its results give",
-            )
-        )
+    return same

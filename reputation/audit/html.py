@@ -67,7 +67,13 @@ def _plots(rounds: list[RoundAudit]) -> str:
     settled = [r for r in rounds if r.result is not None]
     figures = []
     fig, ax = plt.subplots(figsize=(4.5, 3))
-    winners = [r.result.candidate(r.result.winner.candidate).score for r in settled if r.result]
+    winners = [
+        c.score
+        for r in settled
+        if r.result
+        for c in r.result.candidates
+        if c.candidate == r.result.winner.candidate
+    ]
     others = [
         c.score
         for r in settled

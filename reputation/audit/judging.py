@@ -66,16 +66,20 @@ def judge(
         return Judged([], "agreement")
     by_judge = _by_judge(plan.assignments)
     _only(requests, by_judge, 0, fail)
-    comparisons, failed = _read(msgs, requests[0], by_judge, candidates, fail)
+    prompt = msgs.of("announce", owner)[0].message["payload"]["messages"]
+    comparisons, failed = _read(prompt, msgs, requests[0], by_judge, candidates, fail)
     retry_plan: dict[str, list[tuple[int, Assignment]]] = {}
     if failed:
         retry = [(a.first, a.second) for a in plan.assignments if a.judge in failed]
         others = [j for j in judges if j not in failed]
         again = [p for p in retry if p[0] < p[1]]
         retry_plan = _by_judge(assign_pairs(rid, again, authors, others, retry=True).assignments)
-        more, _ = _read(msgs, requests[1], retry_plan, candidates, fail)
+        more, _ = _read(prompt, msgs, requests[1], retry_plan, candidates, fail)
         comparisons += more
     _only(requests, retry_plan, 1, fail)
+    judged = {c.first for c in comparisons} | {c.second for c in comparisons}
+    if len(judged) < len(candidates):
+        fail("verdicts", "a candidate got no verdict, yet the round has a result")
     return Judged(comparisons, "judges")
 
 
@@ -104,6 +108,7 @@ def _only(
 
 
 def _read(
+    announced: list[dict[str, Any]],
     msgs: "RoundMessages",
     requests: dict[str, Any],
     plan: dict[str, list[tuple[int, Assignment]]],
@@ -124,7 +129,8 @@ def _read(
             (t.first, t.second) == (candidates[a.first].text, candidates[a.second].text)
             for t, (_, a) in zip(payload.tasks, tasks, strict=False)
         )
-        if asked != expected or not texts:
+        prompt = [m.model_dump() for m in payload.messages]
+        if asked != expected or not texts or prompt != announced:
             fail("draw", f"the request to {judge} is not the seeded plan's tasks", request)
         found = [
             m

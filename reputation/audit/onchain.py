@@ -122,6 +122,17 @@ def _weights(facts: ChainFacts, announce: Checked) -> list[Finding]:
     """The listed weights, each true at some moment of the window before the announcement."""
     out = []
     listed = announce.message["payload"].get("weights") or {}
+    if not isinstance(listed, dict) or not all(
+        isinstance(w, int | float) and not isinstance(w, bool) for w in listed.values()
+    ):
+        return [
+            Finding(
+                "weights",
+                "the listed weights are not numbers by node",
+                announce.entry.round_id,
+                announce.entry.seq,
+            )
+        ]
     end = announce.entry.timestamp
     for node, weight in listed.items():
         first, last = end - WINDOW, end + SKEW
@@ -148,6 +159,8 @@ def check_chain(
     for c in checked:
         if c.entry.type == "announce" and c.entry.sender.lower() == owner.lower():
             findings += _weights(facts, c)
+        if c.entry.type == "epoch":
+            continue  # a node notes its epoch before it registers (a new node's first)
         since = facts.registered.get(c.entry.sender.lower())
         if since is None or since == 0:
             findings.append(

@@ -16,8 +16,9 @@ from pydantic import ValidationError
 
 from ranking.consensus import JudgeRecord
 from reputation.audit.entries import Checked
+from reputation.audit.findings import Finding
 from reputation.audit.rounds import RoundAudit, RoundMessages, audit_round
-from reputation.epoch import EpochPayload, rebuild
+from reputation.epoch import EpochPayload, default_epoch, rebuild
 from reputation.messages import payload_of
 from reputation.records import JudgeBook
 from reputation.result import SwarmResult, topic_key
@@ -34,9 +35,12 @@ def replay(
     log: Any,
     wanted: Callable[[Checked], bool] = lambda _: True,
     progress: Progress = lambda done, total: None,
-) -> list[RoundAudit]:
+) -> tuple[list[RoundAudit], list[Finding]]:
     """Recompute each of `owner`'s rounds whose announcement `wanted` accepts; `log`
-    is the `ConsensusLog` the entries came from (read at epochs)."""
+    is the `ConsensusLog` the entries came from (read at epochs). Also returns what
+    is wrong between rounds: an epoch that is not a node's, a result or epoch signed
+    by another key than the owner's, a result of no announced round, parameters that
+    change between two epochs (a node's settings change only when it restarts)."""
     me = owner.lower()
     rounds: dict[str, RoundMessages] = {}
     for c in checked:
@@ -47,6 +51,9 @@ def replay(
     book, topics, known = JudgeBook(), None, False
     at: dict[str, tuple[dict[str, JudgeRecord], TopicModel | None, bool]] = {}
     out: list[RoundAudit] = []
+    findings: list[Finding] = []
+    parameters: Any = None
+    default = default_epoch()
 
     def run(rid: str) -> None:
         records, model, seen = at.pop(rid)
@@ -58,14 +65,31 @@ def replay(
     for c in checked:
         kind, rid = c.entry.type, c.entry.round_id
         if c.entry.sender.lower() != me:
+            if kind in ("epoch", "result"):
+                findings.append(
+                    Finding(
+                        "signature",
+                        f"a {kind} signed by {c.entry.sender}, not the owner",
+                        rid,
+                        c.entry.seq,
+                    )
+                )
             continue
         if kind == "epoch":
             try:
                 epoch = payload_of(EpochPayload, c.message)
             except (ValueError, TypeError, KeyError):
+                epoch = None
+            if (
+                epoch is None
+                or epoch.model_copy(update={"min_prompts": default.min_prompts}) != default
+            ):
+                findings.append(
+                    Finding("records", "an epoch with settings no node uses", None, c.entry.seq)
+                )
                 continue
             topics, book = rebuild(log, owner, epoch, before=c.entry.seq)
-            known = True
+            known, parameters = True, None
         elif kind == "announce" and rid and wanted(c):
             p = c.message["payload"]
             key = topic_key(str(p.get("topic_source", "")), str(p.get("topic", "")))
@@ -77,8 +101,24 @@ def replay(
                 result = None
             if rid in at:
                 run(rid)
+            elif not any(a.entry.round_id == rid for a in announced):
+                findings.append(
+                    Finding(
+                        "answers", "a result of a round the owner never announced", rid, c.entry.seq
+                    )
+                )
             if result is not None:
                 book.add(result.judges, result.topic_key())
+                if parameters is not None and result.parameters not in (None, parameters):
+                    findings.append(
+                        Finding(
+                            "draw",
+                            "parameters differ from the earlier rounds' since the node started",
+                            rid,
+                            c.entry.seq,
+                        )
+                    )
+                parameters = result.parameters or parameters
     for rid in list(at):  # rounds with no result: failed, or cut short
         run(rid)
-    return out
+    return out, findings

@@ -12,7 +12,6 @@ each difference is a `Finding`. A round whose structure already differs (other
 answers, other candidates) is not refitted: one finding says where it parts.
 """
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,8 +116,27 @@ def audit_round(
         announce.entry.sender,
         messages=msgs.messages,
     )
-    with contextlib.suppress(Stop):
+    if len(announces) > 1:
+        audit.findings.append(
+            Finding(
+                "answers",
+                "the owner announced this round twice",
+                msgs.round_id,
+                announces[1].entry.seq,
+            )
+        )
+    try:
         _audit(audit, msgs, owner, announce, records, topics, topics_known)
+    except Stop:
+        pass
+    except Exception as exc:  # a tampered round the recomputation cannot even read
+        audit.findings.append(
+            Finding(
+                "answers",
+                f"the round cannot be recomputed: {type(exc).__name__}: {exc}",
+                msgs.round_id,
+            )
+        )
     return audit
 
 
@@ -158,6 +176,8 @@ def _audit(
     if not results:
         return  # a failed round: its messages were checked one by one
     result_msg = results[0]
+    for extra in results[1:]:
+        fail("answers", "a second result of the round", extra)
     result = _payload(SwarmResult, result_msg, fail)
     audit.result = result
     if (
@@ -165,8 +185,13 @@ def _audit(
         or result.prompt_hash != a.prompt_hash
         or result.round_id != rid
         or result.coordinator.lower() != owner
+        or (result.topic, result.topic_source) != (a.topic, a.topic_source)
     ):
-        fail("answers", "the result names another announcement, round or coordinator", result_msg)
+        fail(
+            "answers",
+            "the result names another announcement, round, coordinator or topic",
+            result_msg,
+        )
         raise Stop
     candidates = _candidates(msgs, a, announce, result, fail)
     if result.parameters is None:
@@ -281,6 +306,8 @@ def _ranking(
             )
     counts = judged.counts()
     signed_judges = {j.node: j for j in result.judges}
+    if len(signed_judges) != len(result.judges):
+        fail("ranking", "the result lists a judge twice (its points would count twice)", at)
     if set(signed_judges) != set(counts):
         fail("ranking", f"judges {sorted(signed_judges)}; the verdicts come from {sorted(counts)}")
         return

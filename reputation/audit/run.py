@@ -86,13 +86,15 @@ def audit_log(
         t = c.entry.timestamp
         return (start is None or t >= start) and (end is None or t <= end)
 
-    report.rounds = replay(checked, owner, log, wanted, progress)
+    report.rounds, between = replay(checked, owner, log, wanted, progress)
+    report.findings += between
     results = {
         c.digest: c
         for c in checked
         if c.entry.type == "result" and c.entry.sender.lower() == owner.lower()
     }
-    report.batches, more = audit_batches(log, owner, results)
+    audited = {r.round_id for r in report.rounds if r.result is not None}
+    report.batches, more = audit_batches(log, owner, results, audited)
     report.findings += more
     report.checked = checked
     report.seconds = time.perf_counter() - began

@@ -13,6 +13,7 @@ outcomes must be the same.
 """
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from reputation.aggregate import Ranked
@@ -58,15 +59,21 @@ def verify(
     flagged = {f.answer for f in result.copy_flags}
     requests: dict[str, Any] = {}
     for m, p in msgs.parsed("verify_request", owner, VerifyRequestPayload, fail, "verification"):
+        if p.subject in requests:
+            fail("verification", "a second verify request for one answer", m)
+            continue
         requests[p.subject] = (m, p)
+    if len({o.candidate for o in result.verification}) != len(result.verification):
+        fail("verification", "the result lists a candidate's outcome twice")
     signed = {o.candidate: o for o in result.verification}
+    check = partial(
+        _outcome, rid, msgs, announce, result.announce, requests, params, flagged, signed, fail
+    )
     tried: list[int] = []
     winner = None
     for c in ranked.order:
         tried.append(c)
-        status = _outcome(
-            rid, msgs, announce, candidates[c], requests, params, flagged, signed, fail
-        )
+        status = check(candidates[c])
         if status != "failed":
             winner = c
             break
@@ -75,8 +82,15 @@ def verify(
         return None
     others = sample_others(rid, ranked.order, set(tried), params.sample_rate)
     for c in others:
-        _outcome(rid, msgs, announce, candidates[c], requests, params, flagged, signed, fail)
+        check(candidates[c])
     expected = set(tried) | set(others)
+    used = {candidates[c].answers[0] for c in expected}
+    for subject in sorted(set(requests) - used):
+        fail(
+            "verification",
+            "a verify request for an answer that was not to be verified",
+            requests[subject][0],
+        )
     if set(signed) != expected:
         fail(
             "verification",
@@ -90,12 +104,13 @@ def _outcome(
     rid: str,
     msgs: "RoundMessages",
     announce: AnnouncePayload,
-    candidate: "Candidate",
+    announce_digest: str,
     requests: dict[str, Any],
     params: Any,
     flagged: set[str],
     signed: dict[int, Any],
     fail: Fail,
+    candidate: "Candidate",
 ) -> str:
     """The status the logged votes give one candidate, checked against the result's."""
     subject = candidate.answers[0]
@@ -121,13 +136,20 @@ def _outcome(
         temperature = candidate.temperature
         again = temperature > 0.0 and params.reexecute != "never"
         methods = ["teacher_forced", "reexecution"] if again else ["teacher_forced"]
-        if list(p.methods) != methods or digest(p.answer) != subject:
+        is_flagged = subject in flagged
+        mode = "always" if params.reexecute == "always" or is_flagged else "decisive"
+        if (
+            list(p.methods) != methods
+            or digest(p.answer) != subject
+            or p.reexecute != mode
+            or p.announce is None
+            or digest(p.announce) != announce_digest
+        ):
             fail(
                 "verification",
                 f"candidate {candidate.index}: the request asks other checks",
                 request,
             )
-        is_flagged = subject in flagged
         for verifier in p.verifiers:
             found = [
                 m

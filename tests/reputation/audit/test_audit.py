@@ -221,6 +221,39 @@ async def test_weights_the_chain_never_gave_are_found(logged, tmp_path) -> None:
     assert [(f.check, f.seq) for f in report.findings if f.check == "weights"] == [("weights", seq)]
 
 
+def test_a_repeated_outcome_and_an_epoch_no_node_signs_are_found(logged, tmp_path) -> None:
+    """A result listing a sampled candidate's outcome twice, the first a made-up
+    failure (the rules would slash its honest authors), and an epoch whose settings
+    would reset the judges' records: both re-signed by the owner, the chain rebuilt."""
+    db = logged.copy(tmp_path)
+    owner = logged.swarm.nodes[0].ctx.account
+    rid = next(r for r in logged.round_ids if len(entries(db, "verify_request", r)) >= 1)
+    ((seq, _),) = entries(db, "result", rid)
+
+    def fail_twice(p: dict[str, Any]) -> None:
+        first = p["verification"][0]
+        p["verification"] = [{**first, "status": "failed"}, *p["verification"]]
+
+    edit(db, seq, fail_twice, key=owner)
+    (epoch_seq, _), *_ = entries(db, "epoch")
+    edit(db, epoch_seq, lambda p: p.update(records=1), key=owner, rebuild=True)
+    report = audit_copy(db)
+    assert ("verification", rid) in named(report)
+    assert ("records", None) in named(report)
+
+
+def test_garbage_in_the_log_is_reported_not_raised(logged, tmp_path) -> None:
+    """Columns that are not even hex, a settlement that is not JSON: findings, no crash."""
+    db = logged.copy(tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE messages SET message_digest = 'zz', digest = 'not hex' WHERE seq = 5")
+        conn.execute("UPDATE batch_rounds SET result_digest = '0xnothex' WHERE batch = 1")
+        conn.execute("UPDATE batches SET settlement = '[1, 2' WHERE batch = 2")
+    report = audit_copy(db)
+    checks = {c for c, _ in named(report)}
+    assert {"hash_chain", "merkle"} <= checks
+
+
 async def test_a_reputation_change_on_chain_the_log_does_not_justify_is_found(logged) -> None:
     """Three members sign a settlement of a batch the owner committed but never
     logged, raising one node's reputation: the chain holds a change no round of the
