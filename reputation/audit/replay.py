@@ -47,6 +47,7 @@ def replay(
         if c.entry.round_id:
             rounds.setdefault(c.entry.round_id, RoundMessages(c.entry.round_id)).messages.append(c)
     announced = [c for c in checked if c.entry.type == "announce" and c.entry.sender.lower() == me]
+    announced_ids = {c.entry.round_id for c in announced}
     total = sum(1 for c in announced if wanted(c))
     book, topics, known = JudgeBook(), None, False
     at: dict[str, tuple[dict[str, JudgeRecord], TopicModel | None, bool]] = {}
@@ -101,7 +102,7 @@ def replay(
                 result = None
             if rid in at:
                 run(rid)
-            elif not any(a.entry.round_id == rid for a in announced):
+            elif rid not in announced_ids:
                 findings.append(
                     Finding(
                         "answers", "a result of a round the owner never announced", rid, c.entry.seq
