@@ -56,6 +56,10 @@ class ReputationHistory:
             self._by_node.setdefault(change.node.lower(), []).append((change.time, change.points))
         self.next_block = latest + 1
 
+    def of(self, node: str) -> list[tuple[float, float]]:
+        """The node's changes as (block time, points), in chain order."""
+        return self._by_node.get(node.lower(), [])
+
     def decayed(self, node: str, now: float) -> float:
         """The node's reputation at `now`: its changes' points, each decayed by age."""
-        return decayed(self._by_node.get(node.lower(), []), now)
+        return decayed(self.of(node), now)

@@ -38,8 +38,6 @@ class When(click.ParamType):
     name = "TIME"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        if isinstance(value, int | float):
-            return float(value)
         try:
             return float(value)
         except ValueError:

@@ -112,10 +112,8 @@ def stake_at(facts: ChainFacts, node: str, when: float) -> int:
 
 def weight_at(facts: ChainFacts, node: str, when: float) -> float:
     """`draw_weight` as a registry read at `when` gave it."""
-    changes = [(c.time, c.points) for c in facts.history.changes if c.node.lower() == node.lower()]
-    return draw_weight(
-        stake_at(facts, node, when), decayed([c for c in changes if c[0] <= when], when)
-    )
+    changes = [c for c in facts.history.of(node) if c[0] <= when]
+    return draw_weight(stake_at(facts, node, when), decayed(changes, when))
 
 
 def _weights(facts: ChainFacts, announce: Checked) -> list[Finding]:
@@ -137,7 +135,7 @@ def _weights(facts: ChainFacts, announce: Checked) -> list[Finding]:
     for node, weight in listed.items():
         first, last = end - WINDOW, end + SKEW
         changed = [t for t, _, _ in facts.stakes.get(node.lower(), [])]
-        changed += [c.time for c in facts.history.changes if c.node.lower() == node.lower()]
+        changed += [t for t, _ in facts.history.of(node)]
         moments = [end, first, last] + [t for t in changed if first < t <= last]
         expected = [weight_at(facts, node, m) for m in moments]
         if not any(abs(weight - e) <= WEIGHT_TOLERANCE * max(e, 1e-6) + 1e-6 for e in expected):

@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from ranking.consensus import JudgeRecord
 from reputation.aggregate import Ranked, rank
 from reputation.audit.entries import Checked
@@ -221,10 +219,8 @@ def _audit(
 
 def _payload(model: Any, message: Checked, fail: Any) -> Any:
     try:
-        if model is SwarmResult:
-            return SwarmResult.model_validate(message.message["payload"])
         return payload_of(model, message.message)
-    except (ValidationError, EnvelopeError, KeyError, TypeError) as exc:
+    except (EnvelopeError, KeyError, TypeError) as exc:
         fail("answers", f"{message.entry.type} does not parse: {exc}", message)
         raise Stop from exc
 
