@@ -10,7 +10,13 @@ generation by this node alone (useful as a baseline), honouring the client's
 import time
 from typing import Any
 
-from node.api.protocol import SWARM_MODEL, ChatCompletion, ChatCompletionRequest, completion
+from node.api.protocol import (
+    SWARM_MODEL,
+    UNSUPPORTED,
+    ChatCompletion,
+    ChatCompletionRequest,
+    completion,
+)
 from node.chain.batches import inclusion
 from node.context import NodeContext
 from node.errors import BadRequest, NotFound
@@ -49,11 +55,16 @@ class SwarmService:
     def check(self, request: ChatCompletionRequest) -> tuple[list[dict[str, str]], int]:
         """Refuse what cannot be served; return the messages and the token limit."""
         if request.model not in (SWARM_MODEL, self.ctx.backend.model_id):
-            raise BadRequest(
-                f"unknown model {request.model!r}; this node serves "
+            missing = NotFound(
+                f"the model {request.model!r} does not exist; this node serves "
                 f"{SWARM_MODEL!r} and {self.ctx.backend.model_id!r}",
                 code="model_not_found",
             )
+            missing.type = "invalid_request_error"  # as OpenAI and vLLM answer it
+            raise missing
+        refused = request.refusal(swarm=request.model == SWARM_MODEL)
+        if refused:
+            raise BadRequest(refused, code=UNSUPPORTED)
         messages = request.plain_messages()
         size = sum(len(m["content"]) for m in messages)
         limit = self.ctx.config.round.max_prompt_chars
