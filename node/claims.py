@@ -4,8 +4,10 @@ rebuilt from the consensus log.
 `claim_defect` is the one check, shared by the coordinator's admission of answers
 (phase 2) and a verifier's refusal (phase 6), of what no honest node serving the
 round's model could have sent: another model's name, token ids outside the
-model's vocabulary, more tokens than its declared `max_tokens`, or a declared
-`max_tokens` above the round's. An answer with a defect never enters a round
+model's vocabulary, more tokens than its declared `max_tokens`, a declared
+`max_tokens` above the round's, or a text longer than its token ids can decode
+to (`MAX_CHARS_PER_TOKEN` each: this bounds the hashing and prefill work any
+answer can cause, whatever its sender says). An answer with a defect never enters a round
 (so it cannot make every verifier fail to check it); a verifier asked about one
 refuses the claim with a signed refusal, which counts as a failed vote.
 """
@@ -20,7 +22,11 @@ from verification.base import Claim
 from verification.index import CopyIndex, IndexedAnswer
 from verification.signatures import SignatureError, decode_signature, shingles
 
-__all__ = ["claim_defect", "claim_of", "load_copy_index"]
+__all__ = ["MAX_CHARS_PER_TOKEN", "claim_defect", "claim_of", "load_copy_index"]
+
+MAX_CHARS_PER_TOKEN = 256
+"""The most characters one token id decodes to in any vocabulary a node serves
+(SmolLM2's longest token is 81 characters; common BPE vocabularies stay under 256)."""
 
 
 def claim_of(answer: dict[str, Any], announce: dict[str, Any]) -> Claim:
@@ -62,6 +68,12 @@ def claim_defect(
             "too_many_tokens",
             f"{len(answer.token_ids)} token ids; the answer declares max_tokens "
             f"{answer.sampling.max_tokens}",
+        )
+    if len(answer.text) > MAX_CHARS_PER_TOKEN * len(answer.token_ids):
+        return (
+            "text_too_long",
+            f"a text of {len(answer.text)} characters from {len(answer.token_ids)} token ids "
+            f"(at most {MAX_CHARS_PER_TOKEN} characters a token)",
         )
     outside = [t for t in answer.token_ids if not 0 <= t < vocab_size]
     if outside:

@@ -1,12 +1,13 @@
 """A small client for `swarm query`: plain or streamed chat completions."""
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
 from node.errors import BackendError
+from node.peers.transport import MAX_REPLY_BYTES, read_json
+from reputation.bounded import JsonRefused, loads
 
 __all__ = ["ask"]
 
@@ -27,10 +28,14 @@ async def ask(
             s.post(endpoint, json=body) as resp,
         ):
             if resp.status != 200:
-                data = await resp.json(content_type=None)
-                raise BackendError(f"HTTP {resp.status}: {data.get('error', {}).get('message')}")
+                data = await read_json(resp, MAX_REPLY_BYTES)
+                error = data.get("error") if isinstance(data, dict) else None
+                message = error.get("message") if isinstance(error, dict) else data
+                raise BackendError(f"HTTP {resp.status}: {message}")
             if not body.get("stream"):
-                out: dict[str, Any] = await resp.json()
+                out = await read_json(resp, MAX_REPLY_BYTES)
+                if not isinstance(out, dict):
+                    raise BackendError("the reply is not a JSON object")
                 return out
             text, last = "", {}
             async for raw in resp.content:
@@ -38,7 +43,7 @@ async def ask(
                 if line.startswith(":"):
                     on_progress(line[1:].strip())
                 elif line.startswith("data: ") and line != "data: [DONE]":
-                    chunk = json.loads(line[6:])
+                    chunk = loads(line[6:], MAX_REPLY_BYTES)
                     if "error" in chunk:
                         raise BackendError(chunk["error"]["message"])
                     piece = chunk["choices"][0]["delta"].get("content") or ""
@@ -48,3 +53,5 @@ async def ask(
             return {**last, "choices": [{"message": {"content": text}}]}
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise BackendError(f"cannot reach {endpoint}: {exc}") from exc
+    except JsonRefused as exc:
+        raise BackendError(f"{endpoint} replied with what is not readable JSON: {exc}") from exc

@@ -1,5 +1,6 @@
 """What one node identity holds while it runs. No I/O here."""
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,18 +45,17 @@ class NodeContext:
     guard: MessageGuard = field(init=False)
 
     def __post_init__(self) -> None:
-        kwargs = {"clock": self.clock} if self.clock else {}
         self.guard = MessageGuard(
             self.peers.registered,
             self.config.round.message_max_age,
+            clock=self.clock or time.time,
             on_equivocation=self._keep_evidence,
-            **kwargs,
         )
 
     @property
     def address(self) -> str:
         return str(self.account.address)
 
-    def _keep_evidence(self, first: dict[str, Any], second: dict[str, Any]) -> None:
+    def _keep_evidence(self, first: str, second: dict[str, Any]) -> None:
         self.metrics.equivocations.labels(str(second["type"])).inc()
         self.journal.record_evidence(first, second)

@@ -82,8 +82,9 @@ class Journal:
         return self._queue(RecordRound(stored))
 
     def record_evidence(
-        self, first: dict[str, Any], second: dict[str, Any]
+        self, first: dict[str, Any] | str, second: dict[str, Any]
     ) -> "asyncio.Future[None]":
+        """Store an equivocation pair; `first` may be a logged message's digest."""
         return self._queue(RecordEvidence(first, second))
 
     def read(self, query: Callable[[ConsensusLog], T]) -> "asyncio.Future[T]":

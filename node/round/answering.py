@@ -10,24 +10,27 @@ that fail, time out or send an answer that is not admitted are left out; the
 round fails with fewer than `round.min_answers`.
 """
 
+import asyncio
 from functools import partial
 from typing import Any
 
 from node.claims import claim_defect, claim_of
 from node.context import NodeContext
 from node.errors import BadReply, RoundFailed
-from node.peers.fanout import fan_out
+from node.peers.fanout import Gathered, fan_out
 from node.round.timeouts import answer_timeout
 from node.round.trail import Trail
 from node.round.values import Announced, Answer
 from node.serve import PATHS
 from reputation.messages import AnswerPayload, payload_of
+from verification.signatures import SignatureError
 
-__all__ = ["admit", "answering"]
+__all__ = ["admit", "answering", "signed"]
 
 
 def admit(ctx: NodeContext, announced: Announced, address: str, reply: Any) -> Answer:
-    """The admitted answer, or an exception saying why it is not."""
+    """The answer, once its cheap checks pass, or an exception saying why it is not
+    admitted; its LSH signature is checked next, off the event loop (`signed`)."""
     if not isinstance(reply, dict) or reply.get("sender") != address:
         raise BadReply("answer signed by another node")  # before the guard remembers it
     ctx.guard.check(reply, "answer", announced.round_id)
@@ -39,8 +42,27 @@ def admit(ctx: NodeContext, announced: Announced, address: str, reply: Any) -> A
     if defect is not None:
         raise BadReply(f"{defect[0]}: {defect[1]}")
     claim = claim_of(reply, announced.message)
-    claim.lean()  # SignatureError: malformed, or not the text's
     return Answer(address, reply, payload, claim, claim.key)
+
+
+def _signature_defect(answer: Answer) -> str | None:
+    try:
+        answer.claim.lean()  # SignatureError: malformed, or not the text's
+    except SignatureError as exc:
+        return f"SignatureError: {exc}"
+    return None
+
+
+async def signed(gathered: Gathered[Answer]) -> None:
+    """Leave out every answer whose LSH signature is not its text's. The signatures are
+    recomputed in a worker thread: texts are bounded (`claim_defect`), but hashing many
+    of them would still hold up every other round on this node's event loop."""
+    replies = list(gathered.replies.items())
+    defects = await asyncio.to_thread(lambda: [_signature_defect(a) for _, a in replies])
+    for (address, _), defect in zip(replies, defects, strict=True):
+        if defect is not None:
+            del gathered.replies[address]
+            gathered.absent[address] = BadReply(defect)
 
 
 async def answering(ctx: NodeContext, announced: Announced, trail: Trail) -> list[Answer]:
@@ -54,6 +76,7 @@ async def answering(ctx: NodeContext, announced: Announced, trail: Trail) -> lis
         timeout,
         partial(admit, ctx, announced),
     )
+    await signed(gathered)
     trail.report(gathered, "answer")
     answers = [gathered.replies[a] for a in participants if a in gathered.replies]
     for answer in answers:

@@ -49,3 +49,22 @@ def test_the_index_is_rebuilt_from_logged_answers(tmp_path: Path) -> None:
     (hit,) = index.near(signature(TEXT + " Indeed."))
     assert hit[0].node == a.address and hit[0].round_id == "0x01"
     assert len(load_copy_index(ConsensusLog(tmp_path / "log.db"), capacity=1)) == 1
+
+
+def test_a_text_longer_than_its_token_ids_can_decode_to_is_an_impossible_claim() -> None:
+    """An oversized answer (1 MB of text behind two token ids) would cost every node that
+    hashes or checks it; no honest node can make it, so it never enters a round and a
+    verifier refuses it before any work."""
+    from node.claims import MAX_CHARS_PER_TOKEN, claim_defect
+    from reputation.messages import AnswerPayload, payload_of
+
+    account = Account.create()
+    huge = payload_of(AnswerPayload, answer(account, "0x01", "x" * 1_000_000))
+    assert claim_defect(huge, "m", 100, 8) == (
+        "text_too_long",
+        f"a text of 1000000 characters from 2 token ids (at most {MAX_CHARS_PER_TOKEN} "
+        "characters a token)",
+    )
+    assert (
+        claim_defect(payload_of(AnswerPayload, answer(account, "0x01", TEXT)), "m", 100, 8) is None
+    )

@@ -1,9 +1,17 @@
 import pytest
 from eth_account import Account
 
-from node.errors import Equivocation, MessageRejected, ReplayedMessage, StaleMessage, UnknownSender
+from node.errors import (
+    Equivocation,
+    MessageRejected,
+    ReplayedMessage,
+    SenderOverBudget,
+    StaleMessage,
+    UnknownSender,
+)
 from node.guard import MessageGuard
 from reputation import InvalidSignature, sign_envelope
+from reputation.envelope import digest
 from reputation.evidence import check_equivocation
 
 ALICE = Account.from_key(b"\x02" * 32)
@@ -58,8 +66,8 @@ def test_replay_and_equivocation(guard) -> None:
     second = sign_envelope(ALICE, "answer", "0x1", {"text": "b"}, timestamp=clock.now)
     with pytest.raises(Equivocation) as eq:
         g.check(second, "answer")
-    assert (eq.value.first, eq.value.second) == (first, second)
-    assert evidence == [(first, second)]  # both signed messages go to the sink
+    assert (eq.value.first, eq.value.second) == (digest(first), second)
+    assert evidence == [(digest(first), second)]  # the log holds the first: its digest will do
     assert check_equivocation(first, second) == ALICE.address  # and they prove it
     # Another round or type from the same sender is fine.
     g.check(sign_envelope(ALICE, "answer", "0x2", {"text": "a"}, timestamp=clock.now), "answer")
@@ -118,3 +126,35 @@ def test_a_request_forwarded_to_another_judge_frames_nobody(guard) -> None:
     g.check(for_j1, "judge_request")  # judge 1 forwarded its request to this judge first
     g.check(for_j2, "judge_request")  # the genuine one still gets in, and no evidence
     assert evidence == []
+
+
+def test_the_guard_keeps_digests_only_and_only_what_the_handler_admitted(guard) -> None:
+    g, clock, _ = guard
+    junk = sign_envelope(ALICE, "announce", "0x1", {"text": "x" * 10_000}, timestamp=clock.now)
+    g.check(junk, "announce", remember=False)  # the handler then refuses it: nothing kept
+    assert g.remembered == 0
+    genuine = sign_envelope(ALICE, "announce", "0x1", {"text": "y"}, timestamp=clock.now)
+    g.check(genuine, "announce", remember=False)  # the refused one does not block it
+    g.remember(genuine)
+    assert g.remembered == 1
+    assert all(isinstance(v, str) for v in g._seen.values())  # a digest, not the message
+    with pytest.raises(ReplayedMessage):
+        g.check(genuine, "announce", remember=False)
+    with pytest.raises(ReplayedMessage):  # two copies racing past check: the second loses
+        g.remember(genuine)
+
+
+def test_a_sender_cannot_make_the_guard_hold_more_than_its_cap() -> None:
+    clock = Clock()
+    g = MessageGuard(lambda: {ALICE.address, MALLORY.address}, 60, clock, per_sender=10)
+    for i in range(10):
+        g.check(sign_envelope(MALLORY, "answer", f"0x{i}", {}, timestamp=clock.now), "answer")
+    with pytest.raises(SenderOverBudget) as over:
+        g.check(sign_envelope(MALLORY, "answer", "0xa", {}, timestamp=clock.now), "answer")
+    assert over.value.status == 429 and g.remembered == 10
+    g.check(
+        sign_envelope(ALICE, "answer", "0x1", {}, timestamp=clock.now), "answer"
+    )  # others go on
+    clock.now += 121  # once its messages expire, the sender may send again
+    g.check(sign_envelope(MALLORY, "answer", "0xb", {}, timestamp=clock.now), "answer")
+    assert g.remembered == 1
