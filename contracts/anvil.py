@@ -6,15 +6,37 @@ repository. It listens on loopback only. With `state`, it loads that file at sta
 if it exists and writes its whole chain there when it stops (and every second),
 so a restarted anvil goes on from where it was.
 
-Accounts: anvil's first development key (`DEV_KEY`, public, for dev chains only)
-deploys the contract; `fund` gives any address ether with `anvil_setBalance`.
+Accounts: `deploy_on` deploys the contract from a fresh key that anvil's first
+development key (`DEV_KEY`, public, for dev chains only) stands in for as the
+funder: `fund` gives any address ether with `anvil_setBalance`. A fresh deployer
+puts each deployment at a new address, so a wiped chain redeployed is a new
+deployment (chain id and contract) to every node, never the old one again.
+
+The persistent local chain (`open_local_chain`, what `swarm up` runs): anvil with
+its state in `<data_dir>/chain/anvil-state.json` and the deployment (chain id,
+contract, last RPC URL) in `<data_dir>/chain/deployment.json`. A first start
+deploys the contract; a later one loads the state, checks that the remembered
+contract still has code and re-uses it, or deploys anew and says so (the state
+was wiped or unreadable). Why anvil: its `--state` is a documented persistence
+feature (loaded at start, written every second and at SIGTERM), while eth-tester's
+py-evm chain has no persistence API. It listens on a free loopback port picked at
+each start (the nodes find it through the deployment, not a fixed port), and its
+own output goes to `<data_dir>/chain/anvil.log`. anvil stays in the swarm's
+process group, so whatever stops the group stops anvil too (a Ctrl-C: anvil writes
+its state on SIGINT as on SIGTERM; a write the nodes had not got mined stays in
+their outboxes for the next start), and a swarm stopped by SIGTERM stops its nodes
+first, then anvil.
 """
 
+import asyncio
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +46,18 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from contracts.client import ChainError, Deployment, deploy
 from contracts.params import ChainParams
 
-__all__ = ["ANVIL_PACKAGE", "DEV_KEY", "Anvil", "deploy_on", "ensure_anvil", "fund"]
+__all__ = [
+    "ANVIL_PACKAGE",
+    "DEV_KEY",
+    "Anvil",
+    "LocalChain",
+    "deploy_on",
+    "ensure_anvil",
+    "fund",
+    "has_contract",
+    "open_local_chain",
+    "saved_chain",
+]
 
 ANVIL_PACKAGE = "@foundry-rs/anvil@1.7.1"
 DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -73,10 +106,19 @@ class Anvil:
 
     @classmethod
     def start(
-        cls, port: int, state: Path | None = None, log: Path | None = None, timeout: float = 30
+        cls,
+        port: int,
+        state: Path | None = None,
+        log: Path | None = None,
+        timeout: float = 30,
+        load_only: bool = False,
     ) -> "Anvil":
+        """anvil on loopback `port`; with `state`, loaded from it if it exists and
+        written to it every second and at exit (`load_only`: loaded, never written)."""
         args = [str(ensure_anvil()), "--host", "127.0.0.1", "--port", str(port)]
-        if state is not None:
+        if state is not None and load_only:
+            args += ["--load-state", str(state)]
+        elif state is not None:
             args += ["--state", str(state), "--state-interval", "1"]
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
@@ -111,16 +153,85 @@ class Anvil:
                 self.process.wait()
 
 
+DEPLOYER_FUNDS = 10**18
+"""Wei the one-off deployer key gets for the deployment's gas."""
+
+
 async def deploy_on(rpc_url: str, params: ChainParams | None = None) -> Deployment:
-    """Deploy the contract on a dev chain from `DEV_KEY`."""
+    """Deploy the contract on a dev chain from a fresh key (funded with
+    `anvil_setBalance`), so that every deployment has an address of its own."""
     params = params or ChainParams()
+    deployer = Account.create()
+    await fund(rpc_url, deployer.address, DEPLOYER_FUNDS)
     provider = AsyncHTTPProvider(rpc_url)
     w3 = AsyncWeb3(provider)
     try:
-        address = await deploy(w3, Account.from_key(DEV_KEY), params)
+        address = await deploy(w3, deployer, params)
         return Deployment(rpc_url, int(await w3.eth.chain_id), address)
     finally:
         await provider.disconnect()
+
+
+async def has_contract(rpc_url: str, contract: str) -> bool:
+    """Whether the chain at `rpc_url` has code at `contract`."""
+    provider = AsyncHTTPProvider(rpc_url)
+    try:
+        code = await AsyncWeb3(provider).eth.get_code(AsyncWeb3.to_checksum_address(contract))
+    finally:
+        await provider.disconnect()
+    return bool(code)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LocalChain:
+    """A running persistent local chain and its deployment."""
+
+    anvil: Anvil
+    deployment: Deployment
+    note: str
+    """One line: deployed on a new chain, re-used, or deployed anew (and why)."""
+
+    async def stop(self) -> None:
+        """SIGTERM anvil (it writes its state) and wait for it."""
+        await asyncio.to_thread(self.anvil.stop)
+
+
+async def open_local_chain(
+    data_dir: Path, params: ChainParams | None = None, port: int = 0
+) -> LocalChain:
+    """Start the persistent local chain of `data_dir` (see the module's docstring);
+    `port` 0 picks a free loopback port."""
+    home = data_dir / "chain"
+    home.mkdir(parents=True, exist_ok=True)
+    state, memo = home / "anvil-state.json", home / "deployment.json"
+    had_state = state.exists()
+    anvil = await asyncio.to_thread(Anvil.start, port or _free_port(), state, home / "anvil.log")
+    try:
+        known = Deployment.read(memo) if memo.exists() else None
+        if known is not None and await has_contract(anvil.rpc_url, known.contract):
+            deployment = Deployment(anvil.rpc_url, known.chain_id, known.contract)
+            note = f"re-using contract {known.contract} (chain state loaded from {state})"
+        else:
+            deployment = await deploy_on(anvil.rpc_url, params)
+            if known is None:
+                note = f"deployed contract {deployment.contract} on a new chain ({state})"
+            else:
+                why = "was wiped" if not had_state else "does not hold it"
+                note = (
+                    f"the saved chain has no contract at {known.contract} (its state {state} "
+                    f"{why}): deployed anew at {deployment.contract}; every node registers anew"
+                )
+        deployment.write(memo)
+    except BaseException:
+        await asyncio.to_thread(anvil.stop)
+        raise
+    return LocalChain(anvil, deployment, note)
 
 
 async def fund(rpc_url: str, address: str, wei: int) -> None:
@@ -132,3 +243,23 @@ async def fund(rpc_url: str, address: str, wei: int) -> None:
         await provider.disconnect()
     if "error" in response:
         raise ChainError(f"cannot fund {address}: {response['error']}")
+
+
+@contextmanager
+def saved_chain(data_dir: Path) -> Iterator[Deployment]:
+    """The saved local chain of `data_dir` (a stopped `swarm up`'s), started read-only
+    on a free loopback port for as long as the block runs: its deployment, with the
+    RPC URL it has now. The state file is loaded, never written (an audit changes
+    nothing). `ChainError` if the data dir holds no chain or its contract is gone."""
+    home = data_dir / "chain"
+    state, memo = home / "anvil-state.json", home / "deployment.json"
+    if not state.exists() or not memo.exists():
+        raise ChainError(f"{data_dir} holds no saved local chain ({state} and {memo})")
+    known = Deployment.read(memo)
+    anvil = Anvil.start(_free_port(), state, home / "anvil.log", load_only=True)
+    try:
+        if not asyncio.run(has_contract(anvil.rpc_url, known.contract)):
+            raise ChainError(f"the saved chain of {data_dir} has no contract at {known.contract}")
+        yield Deployment(anvil.rpc_url, known.chain_id, known.contract)
+    finally:
+        anvil.stop()

@@ -5,11 +5,18 @@ It lives in one process: `swarm up` starts one and every node of the local swarm
 registers and stakes on it; `swarm node run` with no `chain.rpc_url` starts one of
 its own. eth-tester's prefunded accounts fund the nodes' keys (`fund`). Its
 blocks are mined at once, one per transaction; it is forgotten when the process
-ends.
+ends (eth-tester has no persistence API: the persistent local chain of `swarm up`
+is anvil with a state file, `contracts.anvil.open_local_chain`).
+
+The contract is deployed from a fresh key (funded by the first prefunded
+account), so each new chain has its contract at a new address: a node whose log
+wrote to an earlier embedded chain sees a new deployment (chain id and contract)
+rather than the same one, and registers anew (`reputation.chainlog`).
 """
 
 from dataclasses import dataclass
 
+from eth_account import Account
 from eth_utils import to_checksum_address
 from web3 import AsyncWeb3
 from web3.providers.eth_tester import AsyncEthereumTesterProvider
@@ -21,6 +28,8 @@ __all__ = ["EMBEDDED", "EmbeddedChain"]
 
 EMBEDDED = "embedded"
 """The `rpc_url` of a `Deployment` on the embedded chain."""
+DEPLOYER_FUNDS = 10**18
+"""Wei the one-off deployer key gets for the deployment's gas."""
 
 
 @dataclass
@@ -35,8 +44,12 @@ class EmbeddedChain:
         provider = AsyncEthereumTesterProvider()
         w3 = AsyncWeb3(provider)
         funder = (await w3.eth.accounts)[0]
-        contract = await deploy(w3, funder, params)
-        return cls(provider, Deployment(EMBEDDED, int(await w3.eth.chain_id), contract), funder)
+        chain = cls(provider, Deployment(EMBEDDED, int(await w3.eth.chain_id), ""), funder)
+        deployer = Account.create()
+        await chain.fund(deployer.address, DEPLOYER_FUNDS)
+        contract = await deploy(w3, deployer, params)
+        chain.deployment = Deployment(EMBEDDED, chain.deployment.chain_id, contract)
+        return chain
 
     def web3(self) -> AsyncWeb3:
         return AsyncWeb3(self.provider)

@@ -6,6 +6,16 @@ in the log's thread (the node's journal calls them through `Journal.read`).
   twice stores it once. `status` goes pending → sent (a signed transaction is out,
   its hash, nonce and raw bytes kept so it can be re-broadcast as is) → done
   (mined and confirmed) or failed (refused by the contract; `error` says why).
+  Every row is bound to the deployment it was written for (`chain_id`, `contract`,
+  lower-case: `At`), and a key is unique per deployment only: every reader takes
+  the deployment it trusts, so a row written for a wiped chain or another contract
+  never counts as done on this one (`bind_outbox`, a migration of `reputation.log`).
+  Rows from before that migration belong to no deployment until a node adopts them
+  (`adopt_unbound`: the deployment its `<log>.chain.json` memo names, the one they
+  were written for). A key that stands for an intent which may come again (a model
+  change A→B→A) carries a sequence number (`next_seq`: how many writes of that
+  kind this deployment has finished), so a later legitimate write never collides
+  with an earlier one, while the replay of an unfinished one keeps its key.
 - `batches`: a batch's index, Merkle root, round count, the evidence rows it
   settles, its settlement once signed, and the blocks its commit and settlement
   went into.
@@ -21,22 +31,36 @@ from typing import Any
 import sqlite_utils
 
 __all__ = [
+    "At",
     "Batch",
     "OutboxRow",
     "add_batch",
+    "adopt_unbound",
+    "at",
     "batch_of_round",
     "batches",
+    "bind_outbox",
     "enqueue",
     "evidence_after",
     "last_evidence",
     "migrate",
+    "next_seq",
+    "other_deployments",
     "outbox_backlog",
     "outbox_pending",
     "outbox_row",
+    "requeue_commits",
     "unbatched_rounds",
     "update_batch",
     "update_outbox",
 ]
+
+At = tuple[int, str]
+"""A deployment: (chain id, contract address in lower case)."""
+
+
+def at(chain_id: int, contract: str) -> At:
+    return int(chain_id), contract.lower()
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -84,6 +108,14 @@ def migrate(db: sqlite_utils.Database) -> None:
         not_null={"batch", "leaf", "result_digest"},
     )
     db["batch_rounds"].create_index(["batch", "leaf"], unique=True)
+
+
+def bind_outbox(db: sqlite_utils.Database) -> None:
+    """Migration: bind outbox rows to a deployment; keys unique per deployment."""
+    db.execute("ALTER TABLE outbox ADD COLUMN chain_id INTEGER")
+    db.execute("ALTER TABLE outbox ADD COLUMN contract TEXT")
+    db.execute("DROP INDEX IF EXISTS idx_outbox_key")
+    db.execute("CREATE UNIQUE INDEX idx_outbox_deployment_key ON outbox (chain_id, contract, key)")
 
 
 def _encode(value: Any) -> Any:
@@ -139,32 +171,83 @@ def _row(row: tuple[Any, ...]) -> OutboxRow:
     )
 
 
-def _insert(log: Any, key: str, function: str, args: list[Any], value: int) -> bool:
+def _insert(log: Any, where: At, key: str, function: str, args: list[Any], value: int) -> bool:
     now = time.time()
+    chain_id, contract = where
     cursor = log.db.execute(
         "INSERT OR IGNORE INTO outbox (key, function, args, value, status, attempts, created,"
-        " updated) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
-        [key, function, json.dumps(_encode(args)), str(value), now, now],
+        " updated, chain_id, contract) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
+        [key, function, json.dumps(_encode(args)), str(value), now, now, chain_id, contract],
     )
     return bool(cursor.rowcount)
 
 
-def enqueue(log: Any, key: str, function: str, args: list[Any], value: int = 0) -> bool:
-    """Queue a chain write under `key`; False if that key is already queued (or done)."""
+def enqueue(log: Any, where: At, key: str, function: str, args: list[Any], value: int = 0) -> bool:
+    """Queue a chain write under `key` for deployment `where`; False if that key is
+    already queued (or done) there."""
     with log.db.atomic():
-        return _insert(log, key, function, args, value)
+        return _insert(log, where, key, function, args, value)
 
 
-def outbox_pending(log: Any) -> list[OutboxRow]:
+def outbox_pending(log: Any, where: At) -> list[OutboxRow]:
+    """The deployment's rows still to send or follow, in order (no other deployment's)."""
     rows = log.db.execute(
-        f"SELECT {_OUTBOX} FROM outbox WHERE status IN ('pending', 'sent') ORDER BY id"
+        f"SELECT {_OUTBOX} FROM outbox WHERE status IN ('pending', 'sent') "
+        "AND chain_id = ? AND contract = ? ORDER BY id",
+        list(where),
     ).fetchall()
     return [_row(r) for r in rows]
 
 
-def outbox_row(log: Any, key: str) -> OutboxRow | None:
-    row = log.db.execute(f"SELECT {_OUTBOX} FROM outbox WHERE key = ?", [key]).fetchone()
+def outbox_row(log: Any, where: At, key: str) -> OutboxRow | None:
+    row = log.db.execute(
+        f"SELECT {_OUTBOX} FROM outbox WHERE key = ? AND chain_id = ? AND contract = ?",
+        [key, *where],
+    ).fetchone()
     return None if row is None else _row(row)
+
+
+def next_seq(log: Any, where: At, prefix: str) -> int:
+    """How many writes whose key starts with `prefix` are finished (done or failed) on
+    the deployment: the sequence number of the next intent of that kind."""
+    row = log.db.execute(
+        "SELECT count(*) FROM outbox WHERE chain_id = ? AND contract = ? "
+        "AND status IN ('done', 'failed') AND substr(key, 1, ?) = ?",
+        [*where, len(prefix), prefix],
+    ).fetchone()
+    return int(row[0])
+
+
+def other_deployments(log: Any, where: At) -> list[At]:
+    """The deployments other than `where` that the outbox holds rows for."""
+    rows = log.db.execute(
+        "SELECT DISTINCT chain_id, contract FROM outbox WHERE chain_id IS NOT NULL "
+        "AND NOT (chain_id = ? AND contract = ?) ORDER BY chain_id, contract",
+        list(where),
+    ).fetchall()
+    return [(int(c), str(a)) for c, a in rows]
+
+
+def adopt_unbound(log: Any, where: At) -> int:
+    """Bind the rows written before deployments were recorded to `where` (the
+    deployment the node's memo says it was on); how many were bound."""
+    with log.db.atomic():
+        cursor = log.db.execute(
+            "UPDATE outbox SET chain_id = ?, contract = ? WHERE chain_id IS NULL", list(where)
+        )
+    return int(cursor.rowcount)
+
+
+def requeue_commits(log: Any, where: At) -> int:
+    """Queue, for deployment `where`, the commit of every batch of the log that has none
+    there (a node moved to a new chain commits its earlier batches first, in order, since
+    the contract takes a committer's batches in order); how many were queued."""
+    queued = 0
+    with log.db.atomic():
+        for batch in batches(log):
+            commit = [batch.batch, bytes.fromhex(batch.root[2:]), batch.rounds]
+            queued += _insert(log, where, f"commit:{batch.batch}", "commit", commit, 0)
+    return queued
 
 
 def update_outbox(log: Any, row_id: int, **fields: Any) -> None:
@@ -176,8 +259,16 @@ def update_outbox(log: Any, row_id: int, **fields: Any) -> None:
         log.db.execute(f"UPDATE outbox SET {names} WHERE id = ?", [*fields.values(), row_id])
 
 
-def outbox_backlog(log: Any) -> dict[str, int]:
-    rows = log.db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
+def outbox_backlog(log: Any, where: At | None = None) -> dict[str, int]:
+    """Rows by status (of deployment `where`, or of all)."""
+    if where is None:
+        rows = log.db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
+    else:
+        rows = log.db.execute(
+            "SELECT status, count(*) FROM outbox WHERE chain_id = ? AND contract = ? "
+            "GROUP BY status",
+            list(where),
+        ).fetchall()
     return {status: int(n) for status, n in rows}
 
 
@@ -226,9 +317,11 @@ def add_batch(
     root: str,
     round_digests: list[tuple[str, str]],
     evidence: tuple[int, int],
+    where: At,
 ) -> Batch:
-    """Store a new batch of (round id, result digest) and queue its commit (outbox key
-    `commit:<batch>`: `commit(batch, root, rounds)`), in one transaction."""
+    """Store a new batch of (round id, result digest) and queue its commit for deployment
+    `where` (outbox key `commit:<batch>`: `commit(batch, root, rounds)`), in one
+    transaction."""
     with log.db.atomic():
         row = log.db.execute("SELECT coalesce(max(batch) + 1, 0) FROM batches").fetchone()
         index = int(row[0])
@@ -243,7 +336,7 @@ def add_batch(
             [(rid, index, i, d) for i, (rid, d) in enumerate(round_digests)],
         )
         commit = [index, bytes.fromhex(root[2:]), len(round_digests)]
-        _insert(log, f"commit:{index}", "commit", commit, 0)
+        _insert(log, where, f"commit:{index}", "commit", commit, 0)
     return Batch(index, root, len(round_digests), now, evidence[0], evidence[1], None, None, None)
 
 

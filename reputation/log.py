@@ -35,6 +35,7 @@ import sqlite_utils
 from eth_utils import keccak
 from pydantic import ValidationError
 
+from reputation.chainlog import bind_outbox
 from reputation.chainlog import migrate as chain_tables
 from reputation.envelope import EnvelopeError, canonical, digest, recover_sender
 from reputation.evidence import check_equivocation
@@ -122,6 +123,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m2,
     chain_tables,
     create_views,
+    bind_outbox,
 ]
 
 

@@ -136,7 +136,8 @@ async def log_export(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SERVICE].health())
+    body = request.app[SERVICE].health()  # 503 until a round can run: "waiting_for" says why
+    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
 @routes.get("/metrics")

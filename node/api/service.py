@@ -162,10 +162,34 @@ class SwarmService:
         }
 
     def health(self) -> dict[str, Any]:
+        """`"status": "ok"` once a round can run (the route answers 200), else
+        `"starting"` with `waiting_for` (503): see `waiting_for`."""
         remotes = self.ctx.peers.remotes
+        waiting = self.waiting_for()
         return {
-            "status": "ok",
+            "status": "starting" if waiting else "ok",
+            **({"waiting_for": waiting} if waiting else {}),
             "node": self.ctx.address,
             "model": self.ctx.backend.model_id,
             "peers": {"known": len(remotes), "healthy": sum(p.healthy for p in remotes)},
         }
+
+    def waiting_for(self) -> str | None:
+        """What this node waits for before a round it coordinates can run (None: ready).
+
+        Ready means: on its chain when the chain is on (registered and admitted: the
+        link is set once `open_chain` returns), and `round.min_answers` answering nodes
+        of its model in its pool, itself and remote peers that a probe has seen up,
+        healthy and serving the model (`Directory.ready_peers`). A peer that is up but
+        itself still starting counts: it serves as a participant."""
+        ctx = self.ctx
+        if ctx.config.chain.enabled and ctx.chain is None:
+            return "joining its chain (registering, staking, admission)"
+        model, need = ctx.backend.model_id, ctx.config.round.min_answers
+        have = 1 + len(ctx.peers.ready_peers(model))
+        if have < need:
+            return (
+                f"{need} answering nodes serving {model}; {have} known "
+                f"(this node and {have - 1} peer(s) seen up)"
+            )
+        return None

@@ -123,7 +123,8 @@ class Batcher:
         def store(db: Any) -> Batch:
             before = batches(db)
             first = before[-1].last_evidence if before else 0
-            return add_batch(db, "0x" + root.hex(), take, (first, last_evidence(db)))
+            evidence = (first, last_evidence(db))
+            return add_batch(db, "0x" + root.hex(), take, evidence, self.outbox.at)
 
         batch = await self.journal.read(store)  # its commit is queued with it
         self.outbox.wake()

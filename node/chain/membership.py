@@ -10,7 +10,13 @@
 - registered with its bonded stake below the minimum (after an unstake or a
   slash): tops it up to `chain.stake` if the account can, else refuses.
 
-Every write goes through the outbox, and `join` waits for it to be mined. If the
+Every write goes through the outbox, and `join` waits for it to be mined. The
+outbox is the current deployment's (chain id and contract): a registration made on
+a wiped chain or for another contract does not count here, so the node registers
+anew. Keys are unique per intent: an update or a top-up carries the sequence
+number of the writes of its kind finished so far (`Outbox.seq`), so a model
+change A→B→A sends three updates, while the same unfinished intent replayed
+after a restart keeps its key and is one write. If the
 RPC cannot be reached, a node that registered before (its outbox says so) starts
 anyway with its bootstrap peers and catches up when the chain is back; a node
 that never registered refuses to start.
@@ -77,7 +83,8 @@ async def join(
         log.info("registered %s (%s at %s) with %g ether", address, model, url, want / 1e18)
         return
     if (member.endpoint, member.model) != (url, model):
-        await write(outbox, f"update:{url}:{model}", "update", [url, model], 0, timeout)
+        seq = await outbox.seq("update:")
+        await write(outbox, f"update:{seq}:{url}:{model}", "update", [url, model], 0, timeout)
         log.info("updated %s to serve %s at %s", address, model, url)
     if member.stake < minimum:
         top_up = want - member.stake
@@ -86,7 +93,8 @@ async def join(
                 f"{address} has {member.stake / 1e18:g} ether bonded, below the minimum "
                 f"{minimum / 1e18:g}, and cannot pay the difference"
             )
-        key = f"stake:top-up:{member.stake}:{member.unbonding}"
+        seq = await outbox.seq("stake:top-up:")
+        key = f"stake:top-up:{seq}:{member.stake}:{member.unbonding}"
         await write(outbox, key, "stake", [], top_up, timeout)
 
 
@@ -106,8 +114,12 @@ async def refresh(chain: Chain, directory: Directory, history: ReputationHistory
     """Read the registry's members into the directory (`ChainUnavailable` if it cannot),
     with their reputation decayed by age from `history` (brought up to date first)."""
     minimum, limit, now = await chain.min_stake(), await chain.inactivity_limit(), time.time()
-    members = [m for m in await chain.members() if m.capable(minimum, limit, now)]
+    everyone = await chain.members()
+    members = [m for m in everyone if m.capable(minimum, limit, now)]
     directory.update_remotes([(m.node, m.endpoint, m.model) for m in members])
+    directory.set_registry(
+        [m.node for m in everyone if m.active(minimum)], [m.node for m in members]
+    )
     await history.update(chain)
     directory.set_weights(
         {m.node: draw_weight(m.stake, history.decayed(m.node, now)) for m in members}

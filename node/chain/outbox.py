@@ -1,5 +1,10 @@
 """Every chain write goes through the outbox: a table in the node's log, drained in order.
 
+An `Outbox` works for one deployment, the chain id and contract of its `Chain`:
+it stores, reads and drains only the rows bound to that deployment
+(`reputation.chainlog`), so a row written for a wiped chain or another contract is
+never sent to, or believed done on, this one.
+
 `put` stores a write under a key (the same key twice is one write) and wakes the
 drain. The drain (`run`) takes the rows in order, one at a time, so nonces stay in
 sequence and a batch's commit is mined before its settlement:
@@ -30,7 +35,15 @@ from typing import Any
 
 from contracts.client import Chain, ChainRefused, ChainUnavailable
 from node.journal import Journal
-from reputation.chainlog import OutboxRow, enqueue, outbox_pending, outbox_row, update_outbox
+from reputation.chainlog import (
+    OutboxRow,
+    at,
+    enqueue,
+    next_seq,
+    outbox_pending,
+    outbox_row,
+    update_outbox,
+)
 
 __all__ = ["ALREADY_DONE", "Outbox"]
 
@@ -66,11 +79,16 @@ class Outbox:
         self.confirmations = confirmations
         self.retry_seconds = retry_seconds
         self.on_done = on_done
+        self.at = at(chain.chain_id, chain.address)
+        """The deployment this outbox writes to: (chain id, lower-case contract)."""
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def put(self, key: str, function: str, args: list[Any], value: int = 0) -> bool:
-        added: bool = await self.journal.read(lambda db: enqueue(db, key, function, args, value))
+        where = self.at
+        added: bool = await self.journal.read(
+            lambda db: enqueue(db, where, key, function, args, value)
+        )
         self.wake()
         return added
 
@@ -79,7 +97,15 @@ class Outbox:
         self._wake.set()
 
     async def row(self, key: str) -> OutboxRow | None:
-        return await self.journal.read(lambda db: outbox_row(db, key))
+        """The row under `key` on this deployment (None: never written here)."""
+        where = self.at
+        return await self.journal.read(lambda db: outbox_row(db, where, key))
+
+    async def seq(self, prefix: str) -> int:
+        """The sequence number of the next write of the kind `prefix` (`next_seq`)."""
+        where = self.at
+        n: int = await self.journal.read(lambda db: next_seq(db, where, prefix))
+        return n
 
     async def wait(self, key: str, timeout: float) -> OutboxRow:
         """Drain until the write under `key` is done or failed (TimeoutError after
@@ -119,7 +145,8 @@ class Outbox:
     async def drain(self) -> bool:
         """Advance the rows in order until one must wait; True when nothing is left."""
         async with self._lock:  # one drain at a time: nonces in sequence
-            for row in await self.journal.read(outbox_pending):
+            where = self.at
+            for row in await self.journal.read(lambda db: outbox_pending(db, where)):
                 if not await self._advance(row):
                     return False
             return True

@@ -3,7 +3,8 @@
 Reads the log read-only (`--db`), or a live node's log through its authenticated
 export (`--url`, with the token its operator set: `server.audit_token`),
 recomputes every round of its owner and every batch, and with `--rpc` and
-`--registry` checks them against the chain. Prints a summary and each finding
+`--registry` checks them against the chain (`--local-chain DATA_DIR`: the saved
+chain of a stopped `swarm up`, started read-only for the audit). Prints a summary and each finding
 with its round and log entry (`--json`: the whole report), and writes an HTML
 report with `--report`. Exit status: 0 when the log is clean, 1 when the audit
 found discrepancies, 2 when it could not run (a missing file, an unreachable
@@ -11,6 +12,7 @@ chain, bad options).
 """
 
 import asyncio
+import contextlib
 import json
 import tempfile
 from datetime import UTC, datetime
@@ -163,6 +165,12 @@ def _summary(report: Any) -> dict[str, Any]:
 @click.option("--owner", help="The node whose rounds to recompute (default: the log's own).")
 @click.option("--rpc", help="A chain RPC URL, to check registrations, roots and reputation.")
 @click.option("--registry", help="The Swarm contract's address on that chain.")
+@click.option(
+    "--local-chain",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Check against the saved chain of a stopped `swarm up` (its --data-dir): started "
+    "read-only for the audit, in place of --rpc and --registry.",
+)
 @click.option("--from", "start", type=When(), help="Recompute rounds announced from this time.")
 @click.option("--to", "end", type=When(), help="…and up to this time.")
 @click.option(
@@ -179,6 +187,7 @@ def audit(
     owner: str | None,
     rpc: str | None,
     registry: str | None,
+    local_chain: Path | None,
     start: float | None,
     end: float | None,
     report_path: Path | None,
@@ -186,6 +195,8 @@ def audit(
 ) -> None:
     """Recompute a consensus log's rounds from what their senders signed and check
     them (and, with --rpc and --registry, the chain); exit 1 on any discrepancy."""
+    if local_chain is not None and (rpc or registry):
+        raise AuditError("--local-chain replaces --rpc and --registry")
     if bool(rpc) != bool(registry):
         raise AuditError("--rpc and --registry go together")
     if bool(db_path) == bool(url):
@@ -195,7 +206,13 @@ def audit(
             if url:
                 db_path = _fetch(url, token or "", Path(tmp) / "export.db")
             assert db_path is not None
-            report = _run(db_path, owner, start, end, rpc, registry, quiet=as_json)
+            with contextlib.ExitStack() as stack:
+                if local_chain is not None:  # the saved anvil, read-only, while it runs
+                    from contracts.anvil import saved_chain
+
+                    saved = stack.enter_context(saved_chain(local_chain))
+                    rpc, registry = saved.rpc_url, saved.contract
+                report = _run(db_path, owner, start, end, rpc, registry, quiet=as_json)
             if url:
                 report.path = f"{url.rstrip('/')}/swarm/v1/log/export"
             if report_path is not None:

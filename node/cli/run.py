@@ -74,6 +74,10 @@ def up(
 ) -> None:
     """Run a local swarm of N nodes on loopback sharing one engine.
 
+    Its chain is anvil with its state in DATA_DIR/chain, started and stopped with the
+    swarm: a restart keeps the nodes, stakes, reputation, log and batches (audit it
+    after a stop with `swarm audit --db DATA_DIR/node-0/consensus.db --local-chain
+    DATA_DIR`). The `endpoint:` line is printed once every node is ready.
     Flags given on the command line win; other settings come from the environment
     (SWARM_<SECTION>__<FIELD>, as for `swarm node run`), then the defaults."""
     from node.cli.models import pull_model
@@ -90,7 +94,7 @@ def up(
     home = data_dir or cache_dir() / "local-swarm"
 
     async def start(engine: Any) -> Any:
-        swarm = await start_local_swarm(nodes, port, home, base, engine)
+        swarm = await start_local_swarm(nodes, port, home, base, engine, persist_chain=True)
         table = Table(
             title=f"local swarm: {nodes} node(s), model {engine.model_id} ({engine.dtype})"
         )
@@ -104,6 +108,9 @@ def up(
                 node.ctx.config.log_path,
             )
         console.print(table)
+        if swarm.local_chain is not None:
+            local = swarm.local_chain
+            click.echo(f"chain: anvil at {local.anvil.rpc_url}; {local.note}")
         click.echo(f"endpoint: {swarm.endpoint}  (model 'swarm')")
         sys.stdout.flush()
         return swarm

@@ -45,6 +45,8 @@ class RemotePeer:
     healthy: bool = True
     model: str | None = None
     """The model the peer serves, from its `/health` (None until known)."""
+    seen: bool = False
+    """A `/health` probe has found it up (readiness counts only such peers)."""
 
     async def call(self, path: str, message: dict[str, Any], timeout: float) -> Any:
         try:
@@ -110,6 +112,11 @@ class Directory:
             if p.healthy and (p.model == model or (p.model is None and not known_only))
         ]
 
+    def ready_peers(self, model: str) -> list[RemotePeer]:
+        """The remote peers a round of `model` can count on now: seen up by a probe,
+        healthy and serving `model` (readiness: `node.api.service.SwarmService.health`)."""
+        return [p for p in self.remotes if p.seen and p.healthy and p.model == model]
+
     def registered(self) -> set[str]:
         return {self.address} | {p.address for p in self.remotes}
 
@@ -127,6 +134,7 @@ class Directory:
             if ok != peer.healthy:
                 log.info("peer %s is %s", peer.address, "back" if ok else "down")
             peer.healthy = ok
+            peer.seen = peer.seen or ok
             peer.model = model if ok else peer.model
 
     async def watch_health(self, interval: float) -> None:
