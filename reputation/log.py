@@ -35,6 +35,7 @@ import sqlite_utils
 from eth_utils import keccak
 from pydantic import ValidationError
 
+from reputation.bounded import loads as bounded_loads
 from reputation.chainlog import bind_outbox
 from reputation.chainlog import migrate as chain_tables
 from reputation.envelope import EnvelopeError, canonical, digest, recover_sender
@@ -45,6 +46,7 @@ from swarm_errors import SwarmError
 
 __all__ = [
     "GENESIS",
+    "MAX_RAW_BYTES",
     "Append",
     "ConsensusLog",
     "Evidence",
@@ -58,6 +60,11 @@ __all__ = [
 ]
 
 GENESIS = "0x" + "00" * 32
+MAX_RAW_BYTES = 16 * 2**20
+"""Largest raw message a reader of the log parses (bounded in depth too,
+`reputation.bounded`): a peer's message came in a body of at most
+`server.max_body_bytes` (1 MB by default), so a larger one is no message a node
+logged, and a file handed to an auditor may hold anything."""
 log = logging.getLogger(__name__)
 
 
@@ -140,7 +147,9 @@ class LogEntry:
     raw: str
 
     def message(self) -> dict[str, Any]:
-        out: dict[str, Any] = json.loads(self.raw)
+        """The raw message parsed, bounded (`JsonRefused`, a `ValueError`, if it is not
+        JSON within `MAX_RAW_BYTES` and the depth limit)."""
+        out: dict[str, Any] = bounded_loads(self.raw, MAX_RAW_BYTES)
         return out
 
 
@@ -375,7 +384,8 @@ class ConsensusLog:
         announcement is not in the log) and judges. A result this code cannot read is
         skipped, with a warning."""
         rows = self.db.execute(
-            "SELECT r.round_id, r.raw, m.raw FROM messages r LEFT JOIN messages m ON "
+            "SELECT CAST(r.round_id AS BLOB), CAST(r.raw AS BLOB), CAST(m.raw AS BLOB) "
+            "FROM messages r LEFT JOIN messages m ON "
             "m.round_id = r.round_id AND m.type = 'announce' AND m.sender = r.sender "
             "WHERE r.type = 'result' AND lower(r.sender) = lower(?) AND r.seq < ? "
             "ORDER BY r.seq DESC LIMIT ?",
@@ -384,12 +394,12 @@ class ConsensusLog:
         out = []
         for round_id, result, announce in reversed(rows):
             try:
-                swarm = json.loads(result)["payload"]
+                swarm = bounded_loads(result, MAX_RAW_BYTES)["payload"]
                 judges = [JudgeSummary.model_validate(j) for j in swarm["judges"]]
-                messages = json.loads(announce)["payload"]["messages"] if announce else []
+                messages = _turns(announce) if announce else []
                 source, topic = swarm.get("topic_source", ""), swarm.get("topic", "")
-                out.append((str(source), str(topic), list(messages), judges))
-            except (ValidationError, ValueError, TypeError, KeyError) as exc:
+                out.append((str(source), str(topic), messages, judges))
+            except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
                 log.warning("round %s: judges' records not readable, skipped: %s", round_id, exc)
         return out
 
@@ -398,14 +408,14 @@ class ConsensusLog:
         coordinator's; before entry `before`, if given), oldest first; an unreadable
         one is skipped."""
         rows = self.db.execute(
-            "SELECT raw FROM messages WHERE type = 'announce' AND seq < ? "
+            "SELECT CAST(raw AS BLOB) FROM messages WHERE type = 'announce' AND seq < ? "
             "ORDER BY seq DESC LIMIT ?",
             [_before(before), limit],
         ).fetchall()
         out = []
         for (raw,) in reversed(rows):
             try:
-                out.append(list(json.loads(raw)["payload"]["messages"]))
+                out.append(_turns(raw))
             except (ValueError, TypeError, KeyError):
                 continue
         return out
@@ -440,6 +450,18 @@ class ConsensusLog:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _turns(raw: bytes) -> list[dict[str, str]]:
+    """An announcement's conversation, read bounded from its raw bytes (read as bytes:
+    text that is not UTF-8 cannot stop a reader); `ValueError`/`TypeError`/`KeyError`
+    when it is not a list of turns of text."""
+    turns = bounded_loads(raw, MAX_RAW_BYTES)["payload"]["messages"]
+    if not isinstance(turns, list) or not all(
+        isinstance(t, dict) and all(isinstance(v, str) for v in t.values()) for t in turns
+    ):
+        raise TypeError("the announced messages are not turns of text")
+    return turns
 
 
 def _before(seq: int | None) -> int:

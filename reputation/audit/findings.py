@@ -7,6 +7,7 @@ from typing import Any
 __all__ = ["CHECKS", "Finding"]
 
 CHECKS = {
+    "columns": "every column of every row has the type the node writes (UTF-8 text, numbers)",
     "hash_chain": "each entry's digest, and its link to the entry before",
     "signature": "each message is signed by its sender, and the log's columns match it",
     "registration": "each sender was a registered node when it signed",

@@ -8,17 +8,30 @@ their records and reliability, its verification outcomes with each verifier's
 vote, its findings and its messages. Plots are matplotlib SVG inlined in the page
 (text drawn as paths, so no font is fetched); there is no script and no external
 resource.
+
+Everything the report shows comes from the log, that is from the operator being
+audited, so every value is escaped for where it goes (`_e`: text and attribute
+values, quotes included); a round id goes into `id` and `href` attributes only
+when it is a round id (`0x` and 64 lower-case hex digits), anything else is shown
+as "an invalid round id" and anchored by a digest of it. Plot labels keep only
+letters and digits (matplotlib reads `$...$` as TeX, and a bad one raises), and a
+plot or a date that cannot be drawn is said so in the page: the report is always
+written.
 """
 
 import html
 import io
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from eth_utils import keccak
+
 from reputation.audit.findings import CHECKS, Finding
 from reputation.audit.rounds import RoundAudit
+from reputation.audit.tables import is_round_id
 from reputation.rules import round_points
 
 __all__ = ["render", "write_report"]
@@ -33,15 +46,43 @@ code{font-size:85%}section.round{border-top:2px solid #ddd;margin-top:1.5em}
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value))
+    """`value` as text, safe in element content and in a quoted attribute value."""
+    return html.escape(str(value), quote=True)
 
 
 def _short(address: str | None) -> str:
-    return "—" if not address else _e(address[:10] + "…")
+    return "—" if not address else _e(str(address)[:10] + "…")
 
 
 def _anchor(round_id: str | None) -> str:
-    return f"round-{round_id}" if round_id else "summary"
+    """The element id of a round's section: its id when it is a round id, else a
+    digest of whatever it is (hex either way, so safe in `id` and `href`)."""
+    if not round_id:
+        return "summary"
+    if is_round_id(round_id):
+        return f"round-{round_id}"
+    return "round-invalid-" + keccak(str(round_id).encode("utf-8", "replace")).hex()[:16]
+
+
+def _rid(round_id: str | None, length: int = 66) -> str:
+    """A round id to show: itself (escaped, shortened to `length`) when it is one."""
+    if round_id is None:
+        return "—"
+    if not is_round_id(round_id):
+        return "an invalid round id"
+    return _e(round_id[:length]) + ("…" if length < len(round_id) else "")
+
+
+def _label(node: str) -> str:
+    """A plot label: the node's first characters, letters and digits only."""
+    return re.sub(r"[^0-9A-Za-z]", "", str(node))[:8] or "?"
+
+
+def _when(seconds: float) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + " UTC"
+    except (ValueError, OverflowError, OSError):
+        return "at an impossible time"
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -101,7 +142,7 @@ def _plots(rounds: list[RoundAudit]) -> str:
             [(t - start) / 60 for t, _ in points],
             [p for _, p in points],
             where="post",
-            label=node[:8],
+            label=_label(node),
         )
     ax.set_xlabel("minutes since the first round")
     ax.set_ylabel("points (undecayed)")
@@ -125,9 +166,16 @@ def _plots(rounds: list[RoundAudit]) -> str:
     return f'<div class="plots">{out}</div>'
 
 
+def _plots_or_note(rounds: list[RoundAudit]) -> str:
+    try:
+        return _plots(rounds)
+    except Exception as exc:  # numbers no plot can show (a NaN score, say)
+        return f"<p>The plots cannot be drawn from these rounds: {_e(type(exc).__name__)}.</p>"
+
+
 def _finding(f: Finding, link: bool) -> str:
     where = (
-        f' <a href="#{_anchor(f.round_id)}">round {_e(f.round_id[:12])}…</a>'
+        f' <a href="#{_e(_anchor(f.round_id))}">round {_rid(f.round_id, 12)}</a>'
         if link and f.round_id
         else ""
     )
@@ -137,10 +185,9 @@ def _finding(f: Finding, link: bool) -> str:
 
 def _round(r: RoundAudit) -> str:
     parts = [
-        f'<section class="round" id="{_anchor(r.round_id)}">',
-        f"<h3>Round <code>{_e(r.round_id)}</code></h3>",
-        f"<p>announced {_e(time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(r.time)))} UTC by "
-        f"<code>{_e(r.coordinator)}</code>; ",
+        f'<section class="round" id="{_e(_anchor(r.round_id))}">',
+        f"<h3>Round <code>{_rid(r.round_id)}</code></h3>",
+        f"<p>announced {_e(_when(r.time))} by <code>{_e(r.coordinator)}</code>; ",
     ]
     result = r.result
     if result is None:
@@ -149,7 +196,7 @@ def _round(r: RoundAudit) -> str:
         topic = f"{result.topic_source}:{result.topic}" if result.topic_source else "none"
         parts.append(
             f"topic {_e(topic)}; decided by {_e(result.decided_by)}; winner candidate "
-            f"{result.winner.candidate} ({_e(result.winner.verification)}).</p>"
+            f"{_e(result.winner.candidate)} ({_e(result.winner.verification)}).</p>"
         )
         status = {o.candidate: o.status for o in result.verification}
         parts.append(
@@ -258,7 +305,7 @@ def render(report: Any) -> str:
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Audit of {_e(Path(report.path).name)}</title><style>{STYLE}</style></head>"
         f'<body><h1 id="summary">Consensus log audit</h1>{summary}{verdict}{listed}'
-        f"<h2>Checks</h2>{checks}<h2>Plots</h2>{_plots(report.rounds)}"
+        f"<h2>Checks</h2>{checks}<h2>Plots</h2>{_plots_or_note(report.rounds)}"
         f"<h2>Rounds</h2>{body}</body></html>"
     )
 

@@ -89,7 +89,20 @@ def replay(
                     Finding("records", "an epoch with settings no node uses", None, c.entry.seq)
                 )
                 continue
-            topics, book = rebuild(log, owner, epoch, before=c.entry.seq)
+            try:
+                topics, book = rebuild(log, owner, epoch, before=c.entry.seq)
+            except Exception as exc:  # the log before it holds what no node wrote
+                findings.append(
+                    Finding(
+                        "records",
+                        f"the records and topics before this epoch cannot be rebuilt: "
+                        f"{type(exc).__name__}: {exc}",
+                        None,
+                        c.entry.seq,
+                    )
+                )
+                topics, book, known, parameters = None, JudgeBook(), False, None
+                continue
             known, parameters = True, None
         elif kind == "announce" and rid and wanted(c):
             p = c.message["payload"]

@@ -87,3 +87,19 @@ def _all(db: Path) -> list[tuple[int, dict[str, Any]]]:
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT seq, raw FROM messages ORDER BY seq").fetchall()
     return [(seq, json.loads(raw)) for seq, raw in rows]
+
+
+def untype(db: Path, table: str) -> None:
+    """Re-create `table` with no column types or constraints (its rows kept), so that
+    any value of any storage class can be stored in it, as SQLite allows a forger."""
+    with sqlite3.connect(db) as conn:
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+        views = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'").fetchall()
+        for name, _ in views:
+            conn.execute(f"DROP VIEW [{name}]")
+        conn.execute(f"CREATE TABLE untyped ({', '.join(columns)})")
+        conn.execute(f"INSERT INTO untyped SELECT {', '.join(columns)} FROM [{table}]")
+        conn.execute(f"DROP TABLE [{table}]")
+        conn.execute(f"ALTER TABLE untyped RENAME TO [{table}]")
+        for _, sql in views:
+            conn.execute(sql)
