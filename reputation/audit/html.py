@@ -173,12 +173,15 @@ def _plots_or_note(rounds: list[RoundAudit]) -> str:
         return f"<p>The plots cannot be drawn from these rounds: {_e(type(exc).__name__)}.</p>"
 
 
-def _finding(f: Finding, link: bool) -> str:
-    where = (
-        f' <a href="#{_e(_anchor(f.round_id))}">round {_rid(f.round_id, 12)}</a>'
-        if link and f.round_id
-        else ""
-    )
+def _finding(f: Finding, sections: set[str] | None) -> str:
+    """A finding; with `sections` (the rounds the report has a section of), its round
+    is named, and linked to its section when there is one."""
+    where = ""
+    if sections is not None and f.round_id:
+        where = f"round {_rid(f.round_id, 12)}"
+        if f.round_id in sections:
+            where = f'<a href="#{_e(_anchor(f.round_id))}">{where}</a>'
+        where = " " + where
     seq = f" (entry {f.seq})" if f.seq is not None else ""
     return f'<li class="finding"><b>{_e(f.check)}</b>{where}{seq}: {_e(f.message)}</li>'
 
@@ -251,7 +254,7 @@ def _round(r: RoundAudit) -> str:
                 )
             )
     if r.findings:
-        parts.append("<ul>" + "".join(_finding(f, False) for f in r.findings) + "</ul>")
+        parts.append("<ul>" + "".join(_finding(f, None) for f in r.findings) + "</ul>")
     else:
         parts.append('<p class="clean">Recomputed: no discrepancy.</p>')
     for note in r.unchecked:
@@ -299,7 +302,9 @@ def render(report: Any) -> str:
             ]
         ],
     )
-    listed = "<ul>" + "".join(_finding(f, True) for f in findings) + "</ul>" if findings else ""
+    sections = {r.round_id for r in report.rounds}
+    listed = "".join(_finding(f, sections) for f in findings)
+    listed = f"<ul>{listed}</ul>" if findings else ""
     body = "".join(_round(r) for r in report.rounds)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
