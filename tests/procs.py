@@ -99,7 +99,9 @@ def running(
     marker: str | None = None,
 ) -> Iterator[Proc]:
     """Start a process, wait until `marker` is printed (if given) and `health_url`
-    answers 200, and stop the process (and its group) on exit."""
+    answers 200 (a node answers 503 "starting" until a round can run, and `swarm up`
+    prints its `endpoint:` line only once every node is ready), and stop the process
+    (and its group) on exit."""
     proc = start(args, log, env)
     try:
         if marker:
