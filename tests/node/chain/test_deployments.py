@@ -8,9 +8,13 @@ stand-in.
 """
 
 import logging
+import sqlite3
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+import sqlite_utils
 from eth_account import Account
 
 from contracts.embedded import EmbeddedChain
@@ -19,12 +23,27 @@ from node.chain.outbox import Outbox
 from node.config import load_config
 from node.errors import ConfigError
 from node.journal import Journal
-from node.local import start_local_swarm
-from reputation.chainlog import outbox_backlog
+from node.local import LocalSwarm, start_local_swarm
+from reputation.chainlog import adopt_unbound, at, outbox_backlog, outbox_row
+from reputation.log import MIGRATIONS, ConsensusLog
 from tests.node.round.test_branches import nodes, text
-from tests.scripted import ScriptedModel
+from tests.scripted import ScriptedBackend, ScriptedModel
 
 URL = "http://127.0.0.1:9"
+CHAIN = {"chain": {"batch_rounds": 1, "batch_seconds": 3600}}
+
+
+def backends(model: ScriptedModel) -> list[ScriptedBackend]:
+    return nodes(model, [text(t, best=t == "a") for t in "abc"])
+
+
+async def ask(swarm: LocalSwarm, prompt: str) -> tuple[int, dict[str, Any]]:
+    body = {"model": "swarm", "messages": [{"role": "user", "content": prompt}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(swarm.endpoint + "/chat/completions", json=body) as resp,
+    ):
+        return resp.status, await resp.json()
 
 
 async def _funded(embedded: EmbeddedChain, account: object) -> None:
@@ -32,22 +51,33 @@ async def _funded(embedded: EmbeddedChain, account: object) -> None:
 
 
 async def test_a_node_on_a_reset_chain_registers_anew(tmp_path: Path, caplog) -> None:
-    """`swarm up` twice on the embedded chain: the second chain is new, the logs old."""
-    base = load_config(None, env={})
+    """`swarm up` twice on the embedded chain: the second chain is new, the logs old.
+    Each node registers again, says so, and commits its earlier batches there."""
+    base = load_config(None, env={}, overrides=CHAIN)
     model = ScriptedModel()
-    first = await start_local_swarm(3, 0, tmp_path, base, nodes(model, [text(t) for t in "abc"]))
-    old = first.nodes[0].ctx.chain.chain.address
-    await first.stop()
-    caplog.set_level(logging.WARNING, logger="node.chain.link")
-    again = await start_local_swarm(3, 0, tmp_path, base, nodes(model, [text(t) for t in "abc"]))
+    first = await start_local_swarm(3, 0, tmp_path, base, backends(model))
     try:
-        chain = again.nodes[0].ctx.chain.chain
+        assert (await ask(first, "Name a river."))[0] == 200
+        link = first.nodes[0].ctx.chain
+        await link.batcher.tick(force=True)
+        await link.outbox.drain()
+        old = link.chain.address
+        assert await link.chain.batches(first.nodes[0].ctx.address) == 1
+    finally:
+        await first.stop()
+    caplog.set_level(logging.WARNING, logger="node.chain.link")
+    again = await start_local_swarm(3, 0, tmp_path, base, backends(model))
+    try:
+        link = again.nodes[0].ctx.chain
+        chain = link.chain
         for node in again.nodes:
             assert (await chain.member(node.ctx.address)).registered
         assert chain.address != old  # a new deployment, not the old one again
         assert len(await chain.events("Registered")) == 3
         said = [r.getMessage() for r in caplog.records if "never wrote to" in r.getMessage()]
         assert len(said) == 3 and all("registering anew" in line for line in said)
+        await link.outbox.drain()  # the earlier batch, committed on the new chain
+        assert await chain.batches(again.nodes[0].ctx.address) == 1
     finally:
         await again.stop()
 
@@ -104,3 +134,29 @@ async def test_the_same_update_replayed_after_a_restart_is_one_write(tmp_path: P
         assert await journal.read(lambda db: outbox_backlog(db, restarted.at)) == {"done": 2}
     finally:
         await journal.close()
+
+
+def test_rows_from_before_the_binding_belong_to_no_deployment_until_adopted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "consensus.db"
+    db = sqlite_utils.Database(sqlite3.connect(path))
+    for number, migration in enumerate(MIGRATIONS[:-1], start=1):  # the schema before
+        migration(db)
+        db.execute(f"PRAGMA user_version = {number}")
+    db.execute(
+        "INSERT INTO outbox (key, function, args, value, status, attempts) "
+        "VALUES ('register', 'register', '[]', '0', 'done', 1)"
+    )
+    db.conn.commit()
+    db.conn.close()
+    log = ConsensusLog(path)  # migrated at open
+    try:
+        where = at(31337, "0x" + "AB" * 20)
+        assert outbox_row(log, where, "register") is None  # not trusted on any chain
+        assert adopt_unbound(log, where) == 1  # the memo's deployment adopts it
+        row = outbox_row(log, where, "register")
+        assert row is not None and row.status == "done"
+        assert outbox_row(log, at(31337, "0x" + "CD" * 20), "register") is None
+    finally:
+        log.close()
