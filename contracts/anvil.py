@@ -211,7 +211,17 @@ async def open_local_chain(
     home.mkdir(parents=True, exist_ok=True)
     state, memo = home / "anvil-state.json", home / "deployment.json"
     had_state = state.exists()
-    anvil = await asyncio.to_thread(Anvil.start, port or _free_port(), state, home / "anvil.log")
+    try:
+        anvil = await asyncio.to_thread(
+            Anvil.start, port or _free_port(), state, home / "anvil.log"
+        )
+    except ChainError as exc:
+        if not had_state:
+            raise
+        raise ChainError(
+            f"{exc}: it could not load the chain state {state} (its output: {home / 'anvil.log'});"
+            " move the file away to start a new chain (every node then registers anew)"
+        ) from exc
     try:
         known = Deployment.read(memo) if memo.exists() else None
         if known is not None and await has_contract(anvil.rpc_url, known.contract):

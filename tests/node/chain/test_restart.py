@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from contracts.anvil import open_local_chain
+from contracts.client import ChainError
 from contracts.params import ChainParams
 from node.app import start_node
 from node.config import load_config
@@ -89,6 +91,15 @@ async def test_the_local_chain_is_reused_after_a_restart_and_redeployed_when_wip
     await wiped.stop()
     assert wiped.deployment.contract != first.deployment.contract
     assert "was wiped" in wiped.note and "registers anew" in wiped.note
+
+
+async def test_an_unreadable_chain_state_is_refused_clearly_not_replaced(tmp_path: Path) -> None:
+    state = tmp_path / "chain" / "anvil-state.json"
+    state.parent.mkdir()
+    state.write_text("{not json")
+    with pytest.raises(ChainError, match=r"could not load the chain state .* move the file"):
+        await open_local_chain(tmp_path, ChainParams(genesis_seats=3))
+    assert state.read_text() == "{not json"  # kept for its owner to look at
 
 
 async def test_a_swarm_restarts_on_its_saved_chain_and_audits_clean_after_it_stops(
