@@ -18,6 +18,7 @@ from aiohttp import web
 
 from contracts.embedded import EmbeddedChain
 from node.api.app import build_app
+from node.api.connections import GuardedRunner
 from node.api.service import SwarmService
 from node.chain.link import open_chain
 from node.claims import load_copy_index
@@ -98,7 +99,7 @@ async def start_node(
         ctx = NodeContext(config, account, backend, journal, peers, speed, copies, judges, topics)
         service = SwarmService(ctx)
         peers.local = LocalPeer(ctx.address, service.serve)
-        runner = web.AppRunner(build_app(service), access_log=None)
+        runner = GuardedRunner(build_app(service), config.server, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, config.server.host, config.server.port).start()
         node = RunningNode(service, runner, int(runner.addresses[0][1]))

@@ -34,6 +34,7 @@ def api_swarm(tmp_path: Path) -> Make:
             "chain": {"enabled": False},
             "sampling": {"max_tokens": 256},
             **sections,
+            "round": {"min_answers": min(n, 2), **sections.get("round", {})},
         }
         base = load_config(None, env={}, overrides=overrides)
         model = ScriptedModel()
