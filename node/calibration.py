@@ -17,8 +17,9 @@ on a backend:
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import aiohttp
@@ -26,6 +27,7 @@ import aiohttp
 from node.errors import BackendError
 from node.inference.base import Backend, Generation, SamplingSpec
 from reputation.calibration import (
+    ALLOWED_CHECK_FAILURES,
     MAX_ANSWER_TOKENS,
     Scorecard,
     answer_value,
@@ -63,7 +65,19 @@ Progress = Callable[[str, int, int], None]
 
 
 class CalibrationFailed(Exception):
-    """An attester could not be asked, refused, or did not attest."""
+    """An attester could not be asked, refused, or did not attest; `retry_after`: the
+    seconds after which the attester said to ask again (its `Retry-After`), if it did."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+ASK_AGAIN = 2
+"""Times a candidate asks an attester again that said when to (`Retry-After`, e.g. a
+member registered after the attester last read the registry), waiting at most
+`ASK_AGAIN_MAX` seconds each time."""
+ASK_AGAIN_MAX = 60.0
 
 
 @dataclass(frozen=True)
@@ -129,27 +143,96 @@ async def score(
     answers: Sequence[str],
     replies: RepliesPayload,
 ) -> Scorecard:
-    """The attester's check and score of `replies` (`reputation.calibration`)."""
-    card = Scorecard()
+    """The attester's check and score of `replies` (`reputation.calibration`), spending
+    as little engine time as the outcome allows:
+
+    1. without the model: the replies must answer the challenge one to one
+       (`ValueError` otherwise); a judging reply must be two finite log-probabilities
+       (≤ 0) and an answer must have token ids within the vocabulary and the budget,
+       else its check fails at once; and if the replies could not pass even with
+       every remaining check passing (the preferences and the answers' values are
+       known without the model), nothing is run: the card says so;
+    2. with the model, `CHECK_BATCH` replies at a time, judging first: once more
+       checks have failed than a pass allows, the rest are not run (a reply of junk
+       costs one batch, not the whole session)."""
     if len(replies.judging) != len(challenge.judging) or len(replies.answering) != len(
         challenge.answering
     ):
         raise ValueError("the replies do not match the challenge's tasks one to one")
-    owns = await asyncio.gather(*(judging_means(backend, t) for t in challenge.judging))
-    for own, first, claimed in zip(owns, better_first, replies.judging, strict=True):
-        checked = means_agree(claimed, own)
+    work: list[tuple[str, int, bool]] = []  # (kind, index, right) of the replies to check
+    card = Scorecard()
+    for i, (first, claimed) in enumerate(zip(better_first, replies.judging, strict=True)):
         right = (claimed[0] > claimed[1]) == first
-        card.judged(right, checked, "a judging reply's log-probabilities are not the model's")
+        if not all(math.isfinite(c) and c <= 0.0 for c in claimed):
+            card.judged(right, False, "a judging reply is not two log-probabilities")
+        else:
+            work.append(("judging", i, right))
     sampling = _greedy(challenge.max_tokens).as_dict()
-    checks = await asyncio.gather(
-        *(
-            check_answer(backend, question, got, sampling)
-            for question, got in zip(challenge.answering, replies.answering, strict=True)
+    for i, (known, got) in enumerate(zip(answers, replies.answering, strict=True)):
+        right = answer_value(got.text) == known
+        defect = _answer_defect(backend, got, sampling["max_tokens"])
+        if defect:
+            card.answered(right, False, defect)
+        else:
+            work.append(("answering", i, right))
+    best = _with(card, [(kind, right, True, "") for kind, _, right in work])
+    if not best.passed:
+        best.reasons.append(
+            f"the replies cannot pass (at most {best.score / 100:.1f}% with every check "
+            "passing): not checked with the model"
         )
-    )
-    for known, got, (passed, reason) in zip(answers, replies.answering, checks, strict=True):
-        card.answered(answer_value(got.text) == known, passed, reason)
+        return best
+    allowed = ALLOWED_CHECK_FAILURES * (len(challenge.judging) + len(challenge.answering))
+    for start in range(0, len(work), CHECK_BATCH):
+        if card.check_failures > allowed:
+            card.reasons.append(
+                f"{len(work) - start} replies not checked: too many checks had failed"
+            )
+            break
+        batch = work[start : start + CHECK_BATCH]
+        results = await asyncio.gather(
+            *(_check_one(backend, challenge, replies, kind, i, sampling) for kind, i, _ in batch)
+        )
+        card = _with(
+            card,
+            [(k, right, ok, why) for (k, _, right), (ok, why) in zip(batch, results, strict=True)],
+        )
     return card
+
+
+CHECK_BATCH = 8
+"""Replies the attester checks with its model at once (one engine batch)."""
+
+
+def _answer_defect(backend: Backend, got: AnsweringReply, max_tokens: int) -> str:
+    if not got.token_ids or any(not 0 <= t < backend.vocab_size for t in got.token_ids):
+        return "an answer has no token ids or impossible ones"
+    if len(got.token_ids) > max_tokens:
+        return "an answer is longer than the challenge allows"
+    return ""
+
+
+def _with(card: Scorecard, results: Sequence[tuple[str, bool, bool, str]]) -> Scorecard:
+    """A copy of `card` with `results` (kind, right, checked, reason) added."""
+    out = replace(card, reasons=list(card.reasons))
+    for kind, right, checked, reason in results:
+        (out.judged if kind == "judging" else out.answered)(right, checked, reason)
+    return out
+
+
+async def _check_one(
+    backend: Backend,
+    challenge: ChallengePayload,
+    replies: RepliesPayload,
+    kind: str,
+    i: int,
+    sampling: dict[str, Any],
+) -> tuple[bool, str]:
+    if kind == "judging":
+        own = await judging_means(backend, challenge.judging[i])
+        agree = means_agree(replies.judging[i], own)
+        return agree, "" if agree else "a judging reply's log-probabilities are not the model's"
+    return await check_answer(backend, challenge.answering[i], replies.answering[i], sampling)
 
 
 async def check_answer(
@@ -173,7 +256,11 @@ async def _post(http: aiohttp.ClientSession, url: str, message: dict[str, Any]) 
         raise CalibrationFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
     if response.status != 200:
         error = body.get("error", {}) if isinstance(body, dict) else {}
-        raise CalibrationFailed(f"{url} refused: {error.get('message', response.status)}")
+        try:
+            wait: float | None = float(response.headers.get("Retry-After", ""))
+        except ValueError:
+            wait = None
+        raise CalibrationFailed(f"{url} refused: {error.get('message', response.status)}", wait)
     if not isinstance(body, dict):
         raise CalibrationFailed(f"{url} replied with something that is not a message")
     return body
@@ -221,12 +308,23 @@ async def calibrate(
 
         async def ask(attester: Attester) -> None:
             tick = (lambda w, d, t: progress(attester, w, d, t)) if progress else None
-            try:
-                verdict = await _session(http, account, backend, attester, request, tick)
-                got.append((attester, verdict))
-            except (CalibrationFailed, BackendError, EnvelopeError, KeyError, TimeoutError) as exc:
-                problems.append(str(exc))
-                log.warning("calibration with %s failed: %s", attester.node, exc)
+            for again in range(ASK_AGAIN + 1):
+                try:
+                    verdict = await _session(http, account, backend, attester, request, tick)
+                    got.append((attester, verdict))
+                    return
+                except CalibrationFailed as exc:
+                    wait = exc.retry_after
+                    if wait is not None and wait <= ASK_AGAIN_MAX and again < ASK_AGAIN:
+                        log.info("%s: asking again in %g s", exc, wait)
+                        await asyncio.sleep(wait)
+                        continue
+                    problem: Exception = exc
+                except (BackendError, EnvelopeError, KeyError, TimeoutError) as exc:
+                    problem = exc
+                problems.append(str(problem))
+                log.warning("calibration with %s failed: %s", attester.node, problem)
+                return
 
         while queue and sum(a.passed for _, a in got) < needed:
             wave = needed - sum(a.passed for _, a in got)

@@ -28,6 +28,7 @@ from typing import Any
 
 from contracts.client import ChainError, ChainRefused, ChainUnavailable
 from ranking.errors import RankingError
+from reputation.bounded import JsonRefused, JsonTooLarge
 from reputation.envelope import EnvelopeError, InvalidSignature
 from reputation.log import LogError
 from reputation.queries import NotInLog
@@ -53,7 +54,9 @@ __all__ = [
     "PeerUnreachable",
     "ReplayedMessage",
     "RoundFailed",
+    "SenderOverBudget",
     "StaleMessage",
+    "TooManyRequests",
     "Unauthorized",
     "UnknownSender",
     "VerificationFailed",
@@ -73,6 +76,9 @@ class NodeError(SwarmError):
     status = 500
     type = "internal_error"
     code = "internal_error"
+    retry_after: float | None = None
+    """Seconds after which the same request may succeed; the HTTP reply says so in a
+    `Retry-After` header (`node.api.routes.error_middleware`)."""
 
 
 class ConfigError(NodeError, ValueError):
@@ -135,6 +141,19 @@ class Conflict(NodeError):
         self.status = status
 
 
+class TooManyRequests(NodeError):
+    """This node is at its admission limit for the request (OpenAI's 429
+    `rate_limit_exceeded`); refused at once, never queued (`node.serve.limits`)."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = max(1.0, retry_after)
+
+
 class HttpError(NodeError):
     """An HTTP-level refusal of the server itself (no route, wrong method, too large)."""
 
@@ -168,14 +187,23 @@ class ReplayedMessage(MessageRejected):
 
 class Equivocation(ReplayedMessage):
     """Two different signed messages of one kind from one sender for one round; both
-    messages are the evidence (`reputation.evidence`)."""
+    messages are the evidence (`reputation.evidence`). The receiver keeps only the
+    first one's digest (`node.guard`); its log holds the message itself."""
 
     code = "equivocation"
 
-    def __init__(self, message: str, first: dict[str, Any], second: dict[str, Any]):
+    def __init__(self, message: str, first: str, second: dict[str, Any]):
         super().__init__(message)
         self.first = first
         self.second = second
+
+
+class SenderOverBudget(MessageRejected):
+    """A sender with more messages in the guard's window than it may have (`node.guard`)."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "sender_over_budget"
 
 
 class RoundFailed(NodeError):
@@ -241,6 +269,8 @@ class BadReply(PeerFailure):
 
 
 _FOREIGN: list[tuple[type[BaseException], int, str, str]] = [
+    (JsonTooLarge, 413, "invalid_request_error", "payload_too_large"),
+    (JsonRefused, 400, "invalid_request_error", "invalid_json"),
     (InvalidSignature, 401, "peer_message_rejected", "invalid_signature"),
     (SignatureError, 400, "invalid_request_error", "invalid_lsh_signature"),
     (EnvelopeError, 400, "invalid_request_error", "invalid_request"),

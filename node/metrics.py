@@ -1,6 +1,6 @@
 """Prometheus metrics, one registry per node identity (a local swarm runs several)."""
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["NodeMetrics"]
 
@@ -43,6 +43,25 @@ class NodeMetrics:
             "swarm_http_requests",
             "HTTP requests, by route and status",
             ["route", "status"],
+            registry=r,
+        )
+
+        self.in_flight = Gauge(
+            "swarm_in_flight",
+            "Client work in flight: rounds coordinated and plain generations",
+            ["kind"],
+            registry=r,
+        )
+        self.in_flight_limit = Gauge(
+            "swarm_in_flight_limit",
+            "Admission limits: work in flight beyond which a client gets 429",
+            ["kind"],
+            registry=r,
+        )
+        self.refused_busy = Counter(
+            "swarm_admission_refused",
+            "Requests refused with 429 by an admission limit, by route",
+            ["route"],
             registry=r,
         )
 

@@ -18,7 +18,7 @@ from node.api.service import SwarmService
 from node.api.sse import stream_completion
 from node.errors import BadRequest, HttpError, NotFound, Unauthorized, error_body
 from node.serve import PATHS
-from reputation.export import export_lines
+from reputation.export import stream_export
 
 __all__ = ["SERVICE", "error_middleware", "routes"]
 
@@ -116,7 +116,11 @@ async def info(request: web.Request) -> web.Response:
 @routes.get("/swarm/v1/log/export")
 async def log_export(request: web.Request) -> web.StreamResponse:
     """The node's consensus log as JSON lines (`reputation.export`), for an auditor
-    holding the configured bearer token; read-only."""
+    holding the configured bearer token; read-only. Streamed from a read-only
+    connection on a thread of its own (`stream_export`), a chunk at a time as the
+    client takes it: the journal's writer never waits for it. A failure before the
+    first chunk is an error reply; one after it ends the body without the export's
+    end line (the importer refuses it as cut short) and closes the connection."""
     token = request.app[SERVICE].ctx.config.server.audit_token
     if not token:
         raise NotFound(
@@ -125,13 +129,23 @@ async def log_export(request: web.Request) -> web.StreamResponse:
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         raise Unauthorized("a valid audit token is needed to read the log")
-    lines = await request.app[SERVICE].ctx.journal.read(lambda log: list(export_lines(log)))
-    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-    await response.prepare(request)
-    for start in range(0, len(lines), 1000):
-        await response.write("".join(f"{line}\n" for line in lines[start : start + 1000]).encode())
-    await response.write_eof()
-    return response
+    chunks = stream_export(request.app[SERVICE].ctx.journal.path)
+    try:
+        chunk: bytes | None = await anext(chunks)
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        while chunk is not None:
+            await response.write(chunk)
+            try:
+                chunk = await anext(chunks, None)
+            except Exception as exc:  # the read failed half way: no end line
+                log.error("log export failed part way: %s", exc)
+                response.force_close()
+                return response
+        await response.write_eof()
+        return response
+    finally:
+        await chunks.aclose()
 
 
 @routes.get("/health")

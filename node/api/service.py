@@ -5,6 +5,11 @@ Model names: `swarm` runs a round; this node's own model id is a plain
 generation by this node alone (useful as a baseline), honouring the client's
 `temperature`, `top_p` and `seed`. `max_tokens` is capped at the node's
 `sampling.max_tokens`.
+
+Admission: a round or a plain generation takes a place in flight first (`admit`);
+beyond `round.max_rounds_in_flight` rounds (or `round.max_plain_in_flight` plain
+generations; 0 derives both from the measured engine speed, `node.serve.limits`)
+the client gets 429 with `Retry-After` at once. A stream is admitted before it opens.
 """
 
 import time
@@ -19,10 +24,11 @@ from node.api.protocol import (
 )
 from node.chain.batches import inclusion
 from node.context import NodeContext
-from node.errors import BadRequest, NotFound
+from node.errors import BadRequest, NotFound, TooManyRequests
 from node.inference.base import SamplingSpec
 from node.round import Coordinator, Progress, no_progress
 from node.serve import handlers
+from node.serve.limits import InFlight, Slot, derived_in_flight, retry_seconds
 from reputation.result import StoredRound
 
 __all__ = ["VERSION", "SwarmService"]
@@ -36,6 +42,30 @@ class SwarmService:
         self.coordinator = Coordinator(ctx)
         self.serve = handlers(ctx)
         """The participant's handlers by peer path (`node.serve`)."""
+        r, retry = ctx.config.round, retry_seconds(ctx.config, ctx.speed)
+        derived = derived_in_flight(ctx.config, ctx.speed)
+        self.rounds = self._in_flight("rounds", r.max_rounds_in_flight or derived, retry)
+        """Client rounds in flight here: admission control (`node.serve.limits`)."""
+        self.plain = self._in_flight("plain", r.max_plain_in_flight or derived, retry)
+        """Plain generations (this node's own model id) in flight here."""
+
+    def _in_flight(self, kind: str, limit: int, retry: float) -> InFlight:
+        metrics = self.ctx.metrics
+        metrics.in_flight_limit.labels(kind).set(limit)
+        gauge = metrics.in_flight.labels(kind)
+        return InFlight(f"{kind} (client requests)", limit, retry, gauge.set)
+
+    def admit(self, request: ChatCompletionRequest) -> Slot:
+        """Check `request` and take its place in flight, at once: a 4xx for bad input,
+        then a 429 (`TooManyRequests`, with `Retry-After`) when the node is at its limit
+        for rounds or for plain generations; never a wait."""
+        self.check(request)
+        limiter = self.rounds if request.model == SWARM_MODEL else self.plain
+        try:
+            return limiter.acquire()
+        except TooManyRequests:
+            self.ctx.metrics.refused_busy.labels("/v1/chat/completions").inc()
+            raise
 
     def models(self) -> dict[str, Any]:
         created = int(time.time())
@@ -79,8 +109,16 @@ class SwarmService:
         return messages, min(request.token_limit() or cap, cap)
 
     async def complete(
-        self, request: ChatCompletionRequest, progress: Progress = no_progress
+        self,
+        request: ChatCompletionRequest,
+        progress: Progress = no_progress,
+        admitted: Slot | None = None,
     ) -> ChatCompletion:
+        """Serve `request` in the place `admitted` holds (taken now when None)."""
+        with admitted or self.admit(request):
+            return await self._complete(request, progress)
+
+    async def _complete(self, request: ChatCompletionRequest, progress: Progress) -> ChatCompletion:
         messages, max_tokens = self.check(request)
         created = int(time.time())
         if request.model == SWARM_MODEL:
@@ -150,6 +188,7 @@ class SwarmService:
                 "floor": rounds.timeout_floor,
             },
             "speed": ctx.speed.as_dict(),
+            "admission": {"rounds": self.rounds.as_dict(), "plain": self.plain.as_dict()},
             "verification": {
                 "enabled": ctx.config.verification.enabled,
                 "verifiers": ctx.config.verification.verifiers,

@@ -14,10 +14,11 @@ chain, bad options).
 import asyncio
 import contextlib
 import json
+import sqlite3
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -99,33 +100,49 @@ def _run(
     return report
 
 
+ERROR_BODY_BYTES = 64 * 1024
+"""How much of a refusal's body is read (its one-line message)."""
+
+
 def _fetch(url: str, token: str, path: Path) -> Path:
-    """A live node's exported log, imported into a new file at `path`."""
+    """A live node's exported log, imported into a new file at `path`: the body is
+    read in chunks into a file next to it, up to `MAX_EXPORT_BYTES`, then imported
+    line by line with each line bounded (`reputation.export`); nothing of it is held
+    in memory whole."""
     import aiohttp
 
-    from reputation.export import import_lines
+    from reputation.bounded import JsonRefused, loads
+    from reputation.export import CHUNK_BYTES, MAX_EXPORT_BYTES, import_lines, read_lines
 
-    async def get() -> list[str]:
+    async def get(into: IO[bytes]) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        timeout = aiohttp.ClientTimeout(total=600)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=120)
         export = f"{url.rstrip('/')}/swarm/v1/log/export"
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
             session.get(export, headers=headers) as r,
         ):
             if r.status != 200:
+                body = await r.content.read(ERROR_BODY_BYTES)
                 try:
-                    message = (await r.json())["error"]["message"]
-                except (ValueError, KeyError, TypeError, aiohttp.ContentTypeError):
+                    message = str(loads(body, ERROR_BODY_BYTES)["error"]["message"])[:500]
+                except (JsonRefused, KeyError, TypeError):
                     message = r.reason or ""
-                raise AuditError(f"{url} refused the export ({r.status}): {message}")
-            return (await r.text()).splitlines()
+                raise AuditError(f"{url} refused the export ({r.status}): {_plain(message)}")
+            size = 0
+            async for chunk in r.content.iter_chunked(CHUNK_BYTES):
+                size += len(chunk)
+                if size > MAX_EXPORT_BYTES:
+                    raise AuditError(f"the export at {url} is over {MAX_EXPORT_BYTES} bytes")
+                into.write(chunk)
 
-    try:
-        lines = asyncio.run(get())
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise AuditError(f"cannot read the log at {url}: {exc}") from exc
-    import_lines(lines, path).close()
+    with path.with_suffix(".jsonl").open("w+b") as f:
+        try:
+            asyncio.run(get(f))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AuditError(f"cannot read the log at {url}: {exc}") from exc
+        f.seek(0)
+        import_lines(read_lines(f), path).close()
     return path
 
 
@@ -219,14 +236,28 @@ def audit(
                 from reputation.audit.html import write_report
 
                 write_report(report, report_path)
+    except click.ClickException:
+        raise
     except (SwarmError, OSError) as exc:
-        raise AuditError(str(exc)) from exc
+        raise AuditError(_plain(str(exc))) from exc
+    except sqlite3.Error as exc:  # a damaged file, found part way through
+        raise AuditError(f"cannot read the log: {exc}") from exc
+    except Exception as exc:  # never a traceback: the audit could not run
+        raise AuditError(
+            f"the audit could not run: {type(exc).__name__}: {_plain(str(exc))}"
+        ) from exc
     summary = _summary(report)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
         _print(summary, report_path)
     raise SystemExit(0 if report.clean else 1)
+
+
+def _plain(text: str) -> str:
+    """`text` from the log with its control characters shown escaped, so a finding
+    cannot move the cursor or recolour the terminal it is printed on."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _print(summary: dict[str, Any], report_path: Path | None) -> None:
@@ -247,7 +278,8 @@ def _print(summary: dict[str, Any], report_path: Path | None) -> None:
     for f in summary["findings"]:
         where = [f"round {f['round_id']}"] if f["round_id"] else []
         where += [f"entry {f['seq']}"] if f["seq"] is not None else []
-        click.echo(f"[{f['check']}] {', '.join(where) + ': ' if where else ''}{f['message']}")
+        text = f"[{f['check']}] {', '.join(where) + ': ' if where else ''}{f['message']}"
+        click.echo(_plain(text))
     for note in summary["unchecked"]:
         console.print(f"[yellow]not checked:[/] {note}")
     if report_path is not None:

@@ -40,23 +40,28 @@ def log_verify(db_path: Path) -> None:
 @domain_errors
 def log_export(db_path: Path, out: Path | None) -> None:
     """Write the log as JSON lines: a header, then one row per line (the messages,
-    rounds, evidence and batches, as stored), for `swarm audit` or other tools."""
-    from reputation.export import export_lines
-    from reputation.log import ConsensusLog
+    rounds, evidence and batches, as stored), then an end line, for `swarm audit` or
+    other tools. Streams from a read-only connection (one snapshot; a running node
+    goes on writing), so the log is never held in memory whole."""
+    from reputation.export import iter_export
 
-    log = ConsensusLog(db_path, readonly=True)
+    if out is None:
+        stdout = click.get_binary_stream("stdout")
+        for chunk in iter_export(db_path):
+            stdout.write(chunk)
+        stdout.flush()
+        return
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    lines = 0
     try:
-        if out is None:
-            for line in export_lines(log):
-                click.echo(line)
-            return
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            count = sum(f.write(line + "\n") > 0 for line in export_lines(log)) - 1
+        with tmp.open("wb") as f:
+            for chunk in iter_export(db_path):
+                f.write(chunk)
+                lines += chunk.count(b"\n")
         tmp.replace(out)
     finally:
-        log.close()
-    click.echo(f"{count} rows written to {out}", err=True)
+        tmp.unlink(missing_ok=True)
+    click.echo(f"{lines - 2} rows written to {out}", err=True)
 
 
 @log_group.command("browse")

@@ -141,6 +141,30 @@ class RoundConfig:
     """Peer messages whose timestamp is further than this from now are refused."""
     peer_concurrency: int = 16
     """Requests in flight to peers at once."""
+    max_rounds_in_flight: int = 0
+    """Client rounds this node coordinates at once; one more is refused at once with 429
+    and `Retry-After`. 0 derives it from the engine speed measured at start: the rounds
+    whose answers this engine can finish within one answer timeout
+    (`node.serve.limits.derived_in_flight`)."""
+    max_plain_in_flight: int = 0
+    """Plain generations (the node's own model id, no round) at once; 0 derives it like
+    `max_rounds_in_flight`."""
+    peer_in_flight: int = 64
+    """Requests one sender may have in flight at this node on one peer route (answer,
+    judge, verify, cosign, calibrate); one more is refused with 429. At least what a
+    peer coordinating its most rounds at once sends (`node.serve.limits.MAX_DERIVED`)."""
+    peer_rate: float = 10.0
+    """Requests per second one sender may make on one peer route, sustained…"""
+    peer_burst: int = 128
+    """…and at once after a quiet spell (a token bucket of this size)."""
+    calibration_deadline: float = 300.0
+    """Seconds a calibration candidate has to send its replies once it has its challenge
+    (`node.serve.calibrate`): three times what a newcomer's whole calibration by three
+    attesters took on a 2-core CPU with one shared engine (about 100 s)."""
+    calibration_cooldown: float = 3600.0
+    """Seconds a candidate whose calibration session failed (no replies in time, replies
+    that do not fit, a failed score) may not open another session here."""
+
 
     def __post_init__(self) -> None:
         _check(self.max_participants >= 1, "round.max_participants must be at least 1")
@@ -151,6 +175,14 @@ class RoundConfig:
         _check(self.timeout_floor >= 0, "round.timeout_floor must be ≥ 0")
         _check(self.max_prompt_chars >= 1, "round.max_prompt_chars must be at least 1")
         _check(self.peer_concurrency >= 1, "round.peer_concurrency must be at least 1")
+        _check(self.max_rounds_in_flight >= 0, "round.max_rounds_in_flight must be ≥ 0")
+        _check(self.max_plain_in_flight >= 0, "round.max_plain_in_flight must be ≥ 0")
+        _check(self.peer_in_flight >= 1, "round.peer_in_flight must be at least 1")
+        _check(self.peer_rate > 0, "round.peer_rate must be positive")
+        _check(self.peer_burst >= 1, "round.peer_burst must be at least 1")
+        _check(self.calibration_deadline > 0, "round.calibration_deadline must be positive")
+        _check(self.calibration_cooldown >= 0, "round.calibration_cooldown must be ≥ 0")
+
 
 
 @dataclass

@@ -70,9 +70,20 @@ class Directory:
         self.remotes: list[RemotePeer] = []
         self.weights: dict[str, float] = {}
         """Draw weights by lower-cased address, from the registry (`set_weights`)."""
+        self.staked: set[str] = set()
+        """Lower-cased addresses of the registry's staked members, capable or not, as of
+        its last read (`set_registry`): who may ask this node to calibrate it."""
+        self.capable: set[str] | None = None
+        """Lower-cased addresses the registry counted as capable at its last read (this
+        node among them when it is); None until the registry is read."""
 
     def set_weights(self, weights: dict[str, float]) -> None:
         self.weights = {a.lower(): w for a, w in weights.items()}
+
+    def set_registry(self, staked: Sequence[str], capable: Sequence[str]) -> None:
+        """Cache who the registry counts as staked and as capable (no RPC per request)."""
+        self.staked = {a.lower() for a in staked}
+        self.capable = {a.lower() for a in capable}
 
     def weight(self, address: str) -> float:
         """A node's weight in draws: from the registry, else 1 (no chain, or unknown)."""

@@ -16,10 +16,12 @@ from typing import Any
 
 from node.context import NodeContext
 from node.serve.answer import answer
-from node.serve.calibrate import calibrate
+from node.serve.calibrate import calibrate, desk_of
 from node.serve.cosign import cosign
 from node.serve.judge import judge
+from node.serve.limits import OTHERS, SenderBudgets
 from node.serve.verify import verify
+from reputation.envelope import EnvelopeError, recover_sender
 
 __all__ = ["PATHS", "answer", "calibrate", "cosign", "handlers", "judge", "verify"]
 
@@ -32,12 +34,36 @@ PATHS = {
 }
 
 
-def handlers(ctx: NodeContext) -> dict[str, Callable[[Any], Awaitable[dict[str, Any]]]]:
-    """Each peer path's handler, bound to this node."""
-    return {
+Handler = Callable[[Any], Awaitable[dict[str, Any]]]
+
+
+def handlers(ctx: NodeContext, budgets: SenderBudgets | None = None) -> dict[str, Handler]:
+    """Each peer path's handler, bound to this node, charged to its signer's budget."""
+    if budgets is None:
+        budgets = SenderBudgets.of(
+            ctx.config,
+            lambda: {a.lower() for a in ctx.peers.registered()} | ctx.peers.staked,
+            on_refusal=lambda route: ctx.metrics.refused_busy.labels(route).inc(),
+        )
+    bound: dict[str, Handler] = {
         PATHS["answer"]: partial(answer, ctx),
         PATHS["judge"]: partial(judge, ctx),
         PATHS["verify"]: partial(verify, ctx),
         PATHS["cosign"]: partial(cosign, ctx),
-        PATHS["calibrate"]: partial(calibrate, ctx),
+        PATHS["calibrate"]: partial(calibrate, ctx, desk=desk_of(ctx)),
     }
+    return {path: _budgeted(ctx, budgets, path, h) for path, h in bound.items()}
+
+
+def _budgeted(ctx: NodeContext, budgets: SenderBudgets, route: str, handler: Handler) -> Handler:
+    async def run(message: Any) -> dict[str, Any]:
+        try:
+            signer = recover_sender(message)
+        except (EnvelopeError, ValueError, TypeError, KeyError):
+            signer = OTHERS  # the handler refuses it; its refusals share one budget
+        if signer.lower() == ctx.address.lower():
+            return await handler(message)
+        with budgets.take(route, signer):
+            return await handler(message)
+
+    return run

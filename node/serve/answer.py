@@ -6,19 +6,23 @@ coordinator's name, so a participant answers each round at most once), name
 this node as a participant, list participants that are the seeded draw from the
 pool and weights it announces (`reputation.draws`: a coordinator cannot hand-pick
 its participants; whether the weights are the registry's is the audit's to check),
-carry the hash of its own messages, and name this node's model as the round's (an
-answer with another model could not pass the round's checks).
+carry the hash of its own messages, hold a conversation within
+`round.max_prompt_chars` (400 `context_length_exceeded`, as for a client), and name
+this node's model as the round's (an answer with another model could not pass the
+round's checks). `max_tokens` is the smaller of the round's and this node's own.
 The participant logs it, generates with its own signed sampling settings (its
 base seed and the round id give the seed), signs the answer with the text's LSH
 signature, logs the answer and returns it.
 """
 
+import asyncio
 from typing import Any
 
 from node.context import NodeContext
 from node.errors import BadRequest, MessageRejected
 from node.inference.base import SamplingSpec
-from node.serve.admission import accept_message
+from node.serve.admission import accept_message, admit
+from node.serve.rounds import check_prompt
 from reputation.draws import announced_by, answer_seed, draw_participants
 from reputation.envelope import digest, sign_envelope
 from reputation.messages import AnnouncePayload, AnswerPayload, Sampling, payload_of
@@ -47,12 +51,13 @@ async def answer(ctx: NodeContext, message: Any) -> dict[str, Any]:
         )
     if digest(chat) != announce.prompt_hash:
         raise BadRequest("prompt_hash does not match the announced messages")
+    check_prompt(ctx, chat)  # the limit a client's request meets, for a peer's round too
     if announce.model != ctx.backend.model_id:
         raise BadRequest(
             f"the round's model is {announce.model!r}; this node serves {ctx.backend.model_id!r}",
             code="model_mismatch",
         )
-    ctx.journal.append(message)
+    admit(ctx, message)  # remembered and logged only now, after the cheap checks
     cfg = ctx.config.sampling
     sampling = SamplingSpec(
         temperature=cfg.temperature,
@@ -61,6 +66,7 @@ async def answer(ctx: NodeContext, message: Any) -> dict[str, Any]:
         max_tokens=min(announce.max_tokens, cfg.max_tokens),
     )
     generation = await ctx.backend.generate(chat, sampling)
+    lsh = await asyncio.to_thread(signature, generation.text)  # CPU work off the loop
     payload = AnswerPayload(
         text=generation.text,
         token_ids=generation.token_ids,
@@ -69,7 +75,7 @@ async def answer(ctx: NodeContext, message: Any) -> dict[str, Any]:
         prompt_hash=announce.prompt_hash,
         finish_reason=generation.finish_reason,
         announce=announce_digest,
-        signature=encode_signature(signature(generation.text)),
+        signature=encode_signature(lsh),
     )
     reply = sign_envelope(ctx.account, "answer", message["round_id"], payload.model_dump())
     await ctx.journal.append(reply)

@@ -26,6 +26,17 @@ compare LSH signatures), which a `decisive` request runs only when its result ca
 change the vote. Every verification names the request it answers, so a node that
 asks too (any registered node may) gets its own answer, never one that makes the
 verifier look like an equivocator.
+
+The round must be a registered member's genuine round (its announcer registered,
+the round id derived from it: `node.serve.rounds.round_announcement`, 403
+`unknown_announcer` otherwise), this verifier must be in its announced pool (403:
+otherwise it is nobody's verifier), and its conversation within
+`round.max_prompt_chars`. Re-execution (a whole generation) follows this node's own
+policy (`effective_methods`): with `verification.reexecute = "never"` it never
+re-executes; `always` is honoured only from the round's coordinator, which alone
+knows whether the answer is a flagged copy (its requests are bounded by its budget,
+`node.serve.limits`); from anyone else it is read as `decisive`, after the
+teacher-forced check, so a third party's check costs about one prefill.
 """
 
 from collections.abc import Sequence
@@ -33,10 +44,10 @@ from typing import Any
 
 from node.claims import claim_defect, claim_of
 from node.context import NodeContext
-from node.errors import BadRequest, ClaimRejected, NotFound
+from node.errors import BadRequest, ClaimRejected
 from node.inference.base import Backend, SamplingSpec
-from node.serve.admission import accept_message
-from reputation.draws import announced_by
+from node.serve.admission import accept_message, admit
+from node.serve.rounds import check_prompt, refuse, round_announcement
 from reputation.envelope import (
     EnvelopeError,
     InvalidSignature,
@@ -45,8 +56,8 @@ from reputation.envelope import (
     sign_envelope,
 )
 from reputation.messages import (
+    METHODS,
     REFUSAL,
-    AnnouncePayload,
     AnswerPayload,
     MethodResult,
     VerificationPayload,
@@ -106,6 +117,28 @@ def refuse_impossible(answer: AnswerPayload, backend: Backend, max_tokens: int) 
         raise ClaimRejected(str(exc), code="invalid_lsh_signature") from exc
 
 
+def effective_methods(
+    ctx: NodeContext, request: VerifyRequestPayload, asker: str, announcer: str
+) -> tuple[list[str], str]:
+    """The methods this node runs for `request` and its re-execution mode: each method
+    once, the teacher-forced check first; re-execution only as this node's own
+    `verification.reexecute` allows (`never`: not at all), and `always` only for the
+    round's own coordinator (it alone knows the round's copy flags); anyone else's
+    `always` is read as `decisive`. A request left with no method is refused."""
+    own = ctx.config.verification.reexecute
+    wanted = set(request.methods)
+    if own == "never":
+        wanted.discard("reexecution")
+    if not wanted:
+        raise BadRequest("this node does not re-execute answers for others", code="method_refused")
+    reexecute = request.reexecute
+    if asker.lower() != announcer.lower():
+        reexecute = "decisive"
+        if "reexecution" in wanted:
+            wanted.add("teacher_forced")  # a re-execution for others only when decisive
+    return [m for m in METHODS if m in wanted], reexecute
+
+
 def _signed(message: Any, kind: str, round_id: str) -> str:
     if not isinstance(message, dict) or message.get("type") != kind:
         raise BadRequest(f"verify request: expected a signed '{kind}' message")
@@ -143,16 +176,13 @@ async def _check(
     if request.subject != digest(request.answer):
         raise BadRequest("verify request: subject is not the answer's digest")
     announce = request.announce or await ctx.journal.read(lambda log: find_announce(log, round_id))
-    if announce is None:
-        raise NotFound(
-            f"unknown round {round_id}: no announcement sent or logged", code="unknown_round"
-        )
-    announcer = _signed(announce, "announce", round_id)
-    announced = payload_of(AnnouncePayload, announce)
-    if not announced_by(
-        round_id, announced.chat(), announced.max_tokens, announcer, announced.nonce
-    ):
-        raise BadRequest("verify request: the round id does not derive from its announcer")
+    announced = round_announcement(ctx, announce, round_id)  # a member's real round
+    if ctx.address.lower() not in {a.lower() for a in announced.weights}:
+        raise refuse("this node is not in the round's announced pool: it is no verifier of it")
+    check_prompt(ctx, announced.chat())
+    methods, reexecute = effective_methods(
+        ctx, request, asker=str(message["sender"]), announcer=str(announce["sender"])
+    )
     try:
         answer = payload_of(AnswerPayload, request.answer)
     except EnvelopeError as exc:
@@ -160,9 +190,9 @@ async def _check(
     if answer.announce != digest(announce):
         raise BadRequest("verify request: the answer is for another announcement")
     refuse_impossible(answer, ctx.backend, announced.max_tokens)
-    ctx.journal.append(message)
+    admit(ctx, message)  # remembered and logged only now, after the cheap checks
     claim = claim_of(request.answer, announce)
-    results = await check_claim(ctx.backend, claim, request.methods, request.reexecute)
+    results = await check_claim(ctx.backend, claim, methods, reexecute)
     return [MethodResult(**r.as_dict()) for r in results]
 
 

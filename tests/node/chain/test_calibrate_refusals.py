@@ -12,8 +12,10 @@ import aiohttp
 import pytest
 from eth_account import Account
 
+from node.chain.membership import refresh
 from reputation.envelope import sign_envelope
 from reputation.messages import CalibrateRequestPayload
+from tests.node.chain.test_calibration_sessions import staked
 from tests.node.round.test_branches import nodes, text
 
 
@@ -32,9 +34,14 @@ def _request(node: Any, **change: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def attester(scripted_swarm, model):
+async def swarm(scripted_swarm, model):
     async with scripted_swarm(nodes(model, [text(t) for t in "abc"])) as s:
-        yield s.nodes[0]
+        yield s
+
+
+@pytest.fixture
+def attester(swarm):
+    return swarm.nodes[0]
 
 
 @pytest.mark.parametrize(
@@ -66,8 +73,10 @@ async def test_malformed_forged_and_self_requests_are_refused(attester: Any) -> 
     assert (status, body["error"]["code"]) == (400, "self_calibration")
 
 
-async def test_one_open_session_per_candidate_and_only_it_may_reply(attester: Any) -> None:
+async def test_one_open_session_per_candidate_and_only_it_may_reply(swarm: Any) -> None:
+    attester = swarm.nodes[0]
     candidate, thief = Account.create(), Account.create()
+    await staked(swarm, candidate)  # sessions are for staked members only
     status, challenge = await _post(
         attester.url, sign_envelope(candidate, "calibrate_request", None, _request(attester))
     )
@@ -91,6 +100,7 @@ async def test_an_attester_that_is_not_capable_does_not_attest(attester: Any) ->
     link = attester.ctx.chain
     await link.outbox.put("unstake", "request_unstake", [10**18], 0)
     await link.outbox.wait("unstake", 60)
+    await refresh(link.chain, attester.ctx.peers, link.history)  # what the refresh loop does
     message = sign_envelope(Account.create(), "calibrate_request", None, _request(attester))
     status, body = await _post(attester.url, message)
     assert (status, body["error"]["code"]) == (409, "not_capable")
