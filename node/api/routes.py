@@ -8,6 +8,7 @@ error shape built by `node.errors.error_body`.
 import hmac
 import json
 import logging
+import math
 from typing import Any
 
 from aiohttp import web
@@ -41,11 +42,14 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             text = "request body is too large" if exc.status == 413 else exc.text or exc.reason
             exc = HttpError(exc.status, text)
         status, body = error_body(exc)
+        retry = getattr(exc, "retry_after", None)  # a 429 (or 403/503) says when to ask again
         if status == 500:  # our own failure: the log gets the traceback, the client does not
             log.error("%s %s failed: %r", request.method, request.path, exc, exc_info=exc)
         elif status > 500:
             log.warning("%s %s: %s", request.method, request.path, exc)
         response = web.json_response(body, status=status)
+        if retry:
+            response.headers["Retry-After"] = str(math.ceil(retry))
     service.ctx.metrics.http.labels(route, str(response.status)).inc()
     return response
 
@@ -78,8 +82,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         raise BadRequest(_validation_message(exc)) from exc
     if not chat.stream:
         return web.json_response((await service.complete(chat)).body())
-    service.check(chat)  # refuse bad input with a plain 4xx before the stream opens
-    return await stream_completion(request, lambda progress: service.complete(chat, progress))
+    slot = service.admit(chat)  # a plain 4xx for bad input, or a 429, before the stream opens
+    with slot:
+        return await stream_completion(
+            request, lambda progress: service.complete(chat, progress, slot)
+        )
 
 
 @routes.get("/v1/models")
