@@ -30,7 +30,7 @@ line bound applied before a line is held whole.
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
@@ -119,7 +119,7 @@ def export_lines(log: ConsensusLog) -> Iterator[str]:
     yield _end(rows)
 
 
-def iter_export(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+def iter_export(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Generator[bytes, None, None]:
     """The export of the log file at `path` in chunks of whole lines (about
     `chunk_bytes` each), from a read-only connection of its own holding one read
     transaction (a snapshot: appends made meanwhile are not in it). Use it from one

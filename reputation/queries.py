@@ -1,13 +1,17 @@
 """Questions asked of a consensus log about one round: its announcement, its answers,
 the answer a command should look at. Used by the verifier, `swarm verify` and the audit."""
 
+import logging
 from typing import Any
 
-from reputation.log import ConsensusLog
+from reputation.bounded import JsonRefused, loads
+from reputation.log import MAX_RAW_BYTES, ConsensusLog
 from reputation.result import SettledRound
 from swarm_errors import SwarmError
 
 __all__ = ["NotInLog", "answer_of", "find_announce", "round_messages"]
+
+log_ = logging.getLogger(__name__)
 
 
 class NotInLog(SwarmError, LookupError):
@@ -19,8 +23,23 @@ class NotInLog(SwarmError, LookupError):
 
 
 def round_messages(log: ConsensusLog, round_id: str, kind: str) -> list[dict[str, Any]]:
-    """The round's logged messages of one type, in log order."""
-    return [e.message() for e in log.entries(round_id) if e.type == kind]
+    """The round's logged messages of one type, in log order. Raw messages are read as
+    bytes and parsed bounded (`reputation.bounded`): one that is not a JSON object
+    within the bounds, or not UTF-8, is left out with a warning, never fatal."""
+    rows = log.db.execute(
+        "SELECT seq, CAST(raw AS BLOB) FROM messages WHERE round_id = ? AND type = ? ORDER BY seq",
+        [round_id, kind],
+    )
+    out = []
+    for seq, raw in rows:
+        try:
+            message = loads(raw or b"", MAX_RAW_BYTES)
+        except JsonRefused as exc:
+            log_.warning("entry %s of round %s does not parse, left out: %s", seq, round_id, exc)
+            continue
+        if isinstance(message, dict):
+            out.append(message)
+    return out
 
 
 def find_announce(log: ConsensusLog, round_id: str) -> dict[str, Any] | None:

@@ -43,10 +43,12 @@ def log_export(db_path: Path, out: Path | None) -> None:
     rounds, evidence and batches, as stored), then an end line, for `swarm audit` or
     other tools. Streams from a read-only connection (one snapshot; a running node
     goes on writing), so the log is never held in memory whole."""
+    import sys
+
     from reputation.export import iter_export
 
     if out is None:
-        stdout = click.get_binary_stream("stdout")
+        stdout = sys.stdout.buffer
         for chunk in iter_export(db_path):
             stdout.write(chunk)
         stdout.flush()
