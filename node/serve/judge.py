@@ -58,8 +58,8 @@ async def judge(ctx: NodeContext, message: Any) -> dict[str, Any]:
     if request.judge.lower() != ctx.address.lower():
         raise BadRequest("this judge request is for another judge")
     round_id = str(message["round_id"])
-    logged = await ctx.journal.read(lambda log: find_announce(log, round_id))
-    announced = round_announcement(ctx, logged, round_id)
+    found = await ctx.journal.read(lambda log: find_announce(log, round_id))
+    logged, announced = round_announcement(ctx, found, round_id)
     if str(logged["sender"]).lower() != str(message["sender"]).lower():
         raise refuse("only the round's coordinator asks for its verdicts")
     if ctx.address.lower() not in {p.lower() for p in announced.participants}:

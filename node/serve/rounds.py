@@ -21,8 +21,10 @@ from reputation.messages import AnnouncePayload, payload_of
 __all__ = ["check_prompt", "refuse", "round_announcement"]
 
 
-def round_announcement(ctx: NodeContext, announce: Any, round_id: str) -> AnnouncePayload:
-    """The payload of `announce` if it is round `round_id`'s genuine announcement by a
+def round_announcement(
+    ctx: NodeContext, announce: Any, round_id: str
+) -> tuple[dict[str, Any], AnnouncePayload]:
+    """`announce` and its payload if it is round `round_id`'s genuine announcement by a
     registered member; 404 `unknown_round` when there is none, 401 for a forged one,
     403 `unknown_announcer` for one by a non-member, 400 otherwise."""
     if announce is None:
@@ -43,7 +45,7 @@ def round_announcement(ctx: NodeContext, announce: Any, round_id: str) -> Announ
         round_id, announced.chat(), announced.max_tokens, announcer, announced.nonce
     ):
         raise BadRequest("the round id does not derive from the announcer and its nonce")
-    return announced
+    return announce, announced
 
 
 def check_prompt(ctx: NodeContext, chat: list[dict[str, str]]) -> None:

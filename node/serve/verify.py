@@ -175,8 +175,8 @@ async def _check(
         raise ClaimRejected(f"the answer's {exc}", code="invalid_signature", status=401) from exc
     if request.subject != digest(request.answer):
         raise BadRequest("verify request: subject is not the answer's digest")
-    announce = request.announce or await ctx.journal.read(lambda log: find_announce(log, round_id))
-    announced = round_announcement(ctx, announce, round_id)  # a member's real round
+    found = request.announce or await ctx.journal.read(lambda log: find_announce(log, round_id))
+    announce, announced = round_announcement(ctx, found, round_id)  # a member's real round
     if ctx.address.lower() not in {a.lower() for a in announced.weights}:
         raise refuse("this node is not in the round's announced pool: it is no verifier of it")
     check_prompt(ctx, announced.chat())
