@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from node.calibration import CHECK_BATCH
+from node.calibration import CHECK_BATCH, Attester, calibrate
 from node.chain.membership import join, refresh
 from node.chain.outbox import Outbox
 from node.journal import Journal
@@ -22,7 +22,7 @@ from reputation.envelope import sign_envelope
 from reputation.messages import CalibrateRequestPayload
 from tests.node.round.crafted import post
 from tests.node.round.test_branches import nodes, text
-from tests.scripted import EOS, MODEL_ID, encode
+from tests.scripted import EOS, MODEL_ID, ScriptedBackend, encode
 
 PATH = "/swarm/v1/calibrate"
 
@@ -34,9 +34,9 @@ def request(node: Any) -> dict[str, Any]:
     ).model_dump()
 
 
-async def staked(swarm: Any, account: Any) -> None:
-    """Register and stake `account` on the swarm's chain; every node reads the registry
-    again (as its refresh loop would within `chain.refresh_seconds`)."""
+async def staked(swarm: Any, account: Any, read: bool = True) -> None:
+    """Register and stake `account` on the swarm's chain; with `read`, every node reads
+    the registry again (as its refresh loop would within `chain.refresh_seconds`)."""
     chain = swarm.nodes[0].ctx.chain.chain
     await swarm.swarm.embedded.fund(account.address, 10 * 10**18)
     journal = await Journal.open(swarm.home / f"{account.address}.db")
@@ -47,7 +47,7 @@ async def staked(swarm: Any, account: Any) -> None:
     finally:
         drain.cancel()
         await journal.close()
-    for node in swarm.nodes:
+    for node in swarm.nodes if read else []:
         await refresh(chain, node.ctx.peers, node.ctx.chain.history)
 
 
@@ -160,3 +160,32 @@ async def test_a_session_left_unanswered_past_its_deadline_cools_its_candidate(s
     status, body, _ = await post(attester.url, PATH, again)
     assert (status, body["error"]["code"]) == (429, "cooling_down")
     assert attester.ctx.calibrations == {}
+
+
+async def test_a_member_registered_since_the_last_registry_read_asks_again(
+    scripted_swarm, model
+) -> None:
+    every = {"refresh_seconds": 3.0}  # what the attester's Retry-After says
+    async with scripted_swarm(nodes(model, [text(t) for t in "abc"]), chain=every) as s:
+        attester, candidate = s.nodes[0], Account.create()
+        await staked(s, candidate, read=False)  # the attester has not read it yet
+        payload = CalibrateRequestPayload.model_validate(request(attester))
+        run = asyncio.create_task(
+            calibrate(
+                candidate,
+                ScriptedBackend(model, "0"),
+                payload,
+                [Attester(attester.ctx.address, attester.url)],
+                1,
+                60,
+            )
+        )
+        refused = attester.ctx.metrics.http.labels(PATH, "403")
+        while refused._value.get() < 1 and not run.done():  # its first request: 403
+            await asyncio.sleep(0.01)
+        link = attester.ctx.chain
+        await refresh(link.chain, attester.ctx.peers, link.history)  # what its loop does
+        got, problems = await run  # the candidate waited as told and asked again
+        assert refused._value.get() == 1
+        assert problems == [] and len(got) == 1  # a session, and its attestation
+        assert got[0][1].node == candidate.address
