@@ -9,7 +9,10 @@ its participants; whether the weights are the registry's is the audit's to check
 carry the hash of its own messages, hold a conversation within
 `round.max_prompt_chars` (400 `context_length_exceeded`, as for a client), and name
 this node's model as the round's (an answer with another model could not pass the
-round's checks). `max_tokens` is the smaller of the round's and this node's own.
+round's checks). The pool must hold the announcer (an honest coordinator's always
+does) and, with two or more nodes in it, the round must draw at least two answerers:
+an announcement addressed to one node alone is no round, only a free generation (400
+`not_a_round`). `max_tokens` is the smaller of the round's and this node's own.
 The participant logs it, generates with its own signed sampling settings (its
 base seed and the round id give the seed), signs the answer with the text's LSH
 signature, logs the answer and returns it.
@@ -48,6 +51,13 @@ async def answer(ctx: NodeContext, message: Any) -> dict[str, Any]:
         raise BadRequest(
             "the participants are not the round's seeded draw from the announced weights",
             code="wrong_draw",
+        )
+    pool = {a.lower() for a in announce.weights}
+    if str(message["sender"]).lower() not in pool or len(drawn) < min(2, len(pool)):
+        raise BadRequest(
+            "not a round: a coordinator's pool holds itself, and a round draws at least "
+            "two answerers (an announcement addressed to one node is a free generation)",
+            code="not_a_round",
         )
     if digest(chat) != announce.prompt_hash:
         raise BadRequest("prompt_hash does not match the announced messages")

@@ -26,9 +26,15 @@ async def post(url: str, path: str, message: Any) -> tuple[int, dict[str, Any], 
 
 
 def announce(
-    signer: Any, pool: list[str], prompt: str = "Where do rivers run?", max_tokens: int = 256
+    signer: Any,
+    pool: list[str],
+    prompt: str = "Where do rivers run?",
+    max_tokens: int = 256,
+    draw_size: int = 0,
 ) -> dict[str, Any]:
-    """A genuine announcement by `signer` of a new round over `pool` (all drawn)."""
+    """A genuine announcement by `signer` of a new round over `pool` (`draw_size` drawn;
+    0: all)."""
+    draw_size = draw_size or len(pool)
     chat = [{"role": "user", "content": prompt}]
     nonce = os.urandom(16).hex()
     round_id = round_id_for(chat, max_tokens, signer.address, nonce)
@@ -36,12 +42,12 @@ def announce(
     payload = {
         "messages": chat,
         "max_tokens": max_tokens,
-        "participants": draw_participants(round_id, pool, len(pool), weights),
+        "participants": draw_participants(round_id, pool, draw_size, weights),
         "prompt_hash": digest(chat),
         "nonce": nonce,
         "model": MODEL_ID,
         "weights": weights,
-        "draw_size": len(pool),
+        "draw_size": draw_size,
     }
     return sign_envelope(signer, "announce", round_id, payload)
 

@@ -158,7 +158,7 @@ async def test_a_senders_requests_in_flight_are_capped(scripted_swarm, model) ->
     async with scripted_swarm(gated(model, 2, gate), round=budget) as s:
         gate.clear()
         target, member = s.nodes[0], s.nodes[1].ctx.account
-        pool = [target.ctx.address]
+        pool = [member.address, target.ctx.address]  # both drawn
         engine: Any = s.backends[0]
         before = engine.waiting  # the speed probe at start generated once
         first = asyncio.create_task(post(target.url, PATHS["answer"], announce(member, pool)))

@@ -8,7 +8,7 @@ verdict probabilities. Each test runs in about a second.
 from typing import Any
 
 from node.serve import PATHS
-from reputation.draws import round_id_for
+from reputation.draws import draw_participants, round_id_for
 from reputation.envelope import digest, sign_envelope
 from reputation.log import ConsensusLog
 from reputation.result import FailedRound, SwarmReply
@@ -363,21 +363,21 @@ async def test_a_second_different_announcement_is_kept_as_evidence(scripted_swar
     async with scripted_swarm(backends) as s:
         coordinator = s.nodes[1].ctx.account
         chat = [{"role": "user", "content": "Say hi."}]
+        round_id = round_id_for(chat, 4, coordinator.address, "00")
+        weights = {s.address(0): 1.0, s.address(1): 1.0}  # the pool holds its coordinator
         payload = {
             "messages": chat,
             "max_tokens": 4,
-            "participants": [s.address(0)],
+            "participants": draw_participants(round_id, list(weights), 2, weights),
             "prompt_hash": digest(chat),
             "nonce": "00",
             "model": backends[0].model_id,
-            "weights": {s.address(0): 1.0},
-            "draw_size": 1,
+            "weights": weights,
+            "draw_size": 2,
         }
-        round_id = round_id_for(chat, 4, coordinator.address, "00")
         one = sign_envelope(coordinator, "announce", round_id, payload)
-        two = sign_envelope(
-            coordinator, "announce", round_id, {**payload, "participants": [s.address(0), "0x1"]}
-        )
+        # another announcement of the same round that passes every check but differs
+        two = sign_envelope(coordinator, "announce", round_id, {**payload, "topic": "other"})
         answer = s.nodes[0].service.serve[PATHS["answer"]]
         await answer(one)
         status, error = await _post(s, 0, PATHS["answer"], two)

@@ -163,3 +163,18 @@ async def test_rounds_still_run_with_every_check_on(swarm) -> None:
     status, body = await swarm.ask("Where do rivers run?")
     assert status == 200, body
     assert body["swarm"]["decided_by"] == "judges"
+
+
+async def test_an_announcement_addressed_to_one_node_is_no_round(swarm) -> None:
+    member, target = swarm.nodes[1].ctx.account, swarm.nodes[0]
+    pool = [member.address, target.ctx.address]
+    one = announce(member, pool, draw_size=1)
+    while one["payload"]["participants"] != [target.ctx.address]:  # a nonce that draws it
+        one = announce(member, pool, draw_size=1)
+    status, body, _ = await post(target.url, PATHS["answer"], one)
+    assert (status, body["error"]["code"]) == (400, "not_a_round")
+    # a pool without its announcer is no coordinator's
+    theirs = announce(member, [target.ctx.address, swarm.nodes[2].ctx.address])
+    status, body, _ = await post(target.url, PATHS["answer"], theirs)
+    assert (status, body["error"]["code"]) == (400, "not_a_round")
+    assert swarm.engines[0].calls == []
