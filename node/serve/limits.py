@@ -11,7 +11,10 @@ answers its refusals in milliseconds and the requests it admitted keep their lat
   tokens of generation; the answer timeout (`node.round.timeouts.answer_timeout`
   for one participant) is `T`. A round admitted beyond `T / t` rounds would wait
   behind the others' answers past its own answer timeout, so that many are
-  admitted (at least 1, at most `MAX_DERIVED`). A round costs this engine more
+  admitted (at least 1, at most `MAX_DERIVED`; with a scaled timeout, `floor +
+  margin·t`, that is `margin + floor/t`: at least `round.timeout_margin`, more on a
+  fast engine). Beyond it the client is told to come back after one answer's time
+  (`retry_seconds`). A round costs this engine more
   than one answer (judging, verifying) and a batching engine does better than one
   answer after another; the two roughly cancel, and the operator can set the
   figure (`round.max_rounds_in_flight`).
