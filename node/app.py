@@ -95,6 +95,7 @@ async def start_node(
         speed = speed or await measure_speed(backend)
         client = await PeerClient.create(config.round.peer_concurrency)
         peers = Directory(account.address, client)
+        peers.peer_clock.max_age = config.round.message_max_age
         peers.set_remotes([(p.address, p.url) for p in config.peers])
         ctx = NodeContext(config, account, backend, journal, peers, speed, copies, judges, topics)
         service = SwarmService(ctx)

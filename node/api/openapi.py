@@ -306,7 +306,12 @@ _ERROR = {
 
 def _schemas() -> dict[str, Any]:
     payloads = {p for takes, replies in PEER_MESSAGES.values() for _, p in [*takes, *replies]}
-    models = [ChatCompletionRequest, ChatCompletion, StoredRound, *sorted(payloads, key=str)]
+    models: list[type[BaseModel]] = [
+        ChatCompletionRequest,
+        ChatCompletion,
+        StoredRound,
+        *sorted(payloads, key=str),
+    ]
     _, top = models_json_schema(
         [(m, "validation" if m is ChatCompletionRequest else "serialization") for m in models],
         ref_template=REF,

@@ -211,7 +211,14 @@ class SwarmService:
             "node": self.ctx.address,
             "model": self.ctx.backend.model_id,
             "peers": {"known": len(remotes), "healthy": sum(p.healthy for p in remotes)},
+            "clock": self.clock(),
         }
+
+    def clock(self) -> dict[str, Any]:
+        """The `clock` field of `/health`: this node's offset to its peers' clocks, and its
+        own signed stamp for theirs to measure (`node.peers.clock`)."""
+        clock = self.ctx.peers.peer_clock
+        return {**clock.report(), "stamp": clock.stamp(self.ctx.account)}
 
     def waiting_for(self) -> str | None:
         """What this node waits for before a round it coordinates can run (None: ready).

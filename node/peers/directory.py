@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from node.errors import PeerRefused, PeerUnreachable
+from node.peers.clock import PeerClock
 from node.peers.transport import PeerClient
 
 __all__ = ["Directory", "Peer", "RemotePeer"]
@@ -66,6 +67,9 @@ class Directory:
     def __init__(self, address: str, client: PeerClient):
         self.address = address
         self.client = client
+        self.peer_clock = PeerClock()
+        """This node's clock offset to its peers, from their signed `/health` stamps
+        (`node.peers.clock`; measured by `refresh`)."""
         self.local: Peer | None = None
         self.remotes: list[RemotePeer] = []
         self.weights: dict[str, float] = {}
@@ -138,15 +142,29 @@ class Directory:
             peer.model = model
 
     async def refresh(self) -> None:
-        """Poll every remote's `/health` once: whether it is up, and its model."""
+        """Poll every remote's `/health` once: whether it is up, its model, and (from
+        its signed clock stamp, when the probe returns one as a third item) this node's
+        clock offset to it (`node.peers.clock`)."""
         peers = list(self.remotes)
-        states = await asyncio.gather(*(self.client.probe(p.url) for p in peers))
-        for peer, (ok, model) in zip(peers, states, strict=True):
+        clock = self.peer_clock.clock
+
+        async def timed(url: str) -> tuple[float, tuple[Any, ...], float]:
+            sent = clock()
+            state = await self.client.probe(url)
+            return sent, tuple(state), clock()
+
+        states = await asyncio.gather(*(timed(p.url) for p in peers))
+        for peer, (sent, state, received) in zip(peers, states, strict=True):
+            ok, model = state[0], state[1]
             if ok != peer.healthy:
                 log.info("peer %s is %s", peer.address, "back" if ok else "down")
             peer.healthy = ok
             peer.seen = peer.seen or ok
             peer.model = model if ok else peer.model
+            if ok and len(state) > 2:
+                self.peer_clock.observe(peer.address, state[2], sent, received)
+        self.peer_clock.keep([p.address for p in self.remotes])
+        self.peer_clock.log_change(self.address)
 
     async def watch_health(self, interval: float) -> None:
         """Refresh every `interval` seconds, forever (the first after one interval, so
