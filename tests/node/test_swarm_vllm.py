@@ -12,7 +12,7 @@ from openai import OpenAI
 from node.identity import load_keystore
 from node.local import LOCAL_PASSWORD
 from reputation import ConsensusLog, digest, sign_envelope, verify_log
-from reputation.draws import round_id_for, text_digest
+from reputation.draws import draw_participants, round_id_for, text_digest
 from reputation.result import StoredRound, SwarmReply
 from verification.policy import reexecution_decides
 from verification.signatures import encode_signature, signature
@@ -284,15 +284,16 @@ def test_peer_messages_are_checked(swarm3) -> None:
     info = httpx.get(url + "/swarm/v1/info").json()
     messages = [{"role": "user", "content": "Say hi."}]
     round_id = round_id_for(messages, 4, member.address, "00")
+    weights = {info["node"]: 1.0, member.address: 1.0}  # the pool holds its coordinator
     payload = {
         "messages": messages,
         "max_tokens": 4,
-        "participants": [info["node"]],
+        "participants": draw_participants(round_id, list(weights), 2, weights),
         "prompt_hash": digest(messages),
         "nonce": "00",
         "model": "smollm2-135m",
-        "weights": {info["node"]: 1.0},
-        "draw_size": 1,
+        "weights": weights,
+        "draw_size": 2,
     }
     answer = lambda m: httpx.post(url + "/swarm/v1/answer", json=m, timeout=60)  # noqa: E731
 
@@ -300,8 +301,9 @@ def test_peer_messages_are_checked(swarm3) -> None:
     _error(answer(stranger), 403, "unknown_sender")
     stale = sign_envelope(member, "announce", round_id, payload, timestamp=time.time() - 3600)
     _error(answer(stale), 401, "stale_message")
-    other_model = {**payload, "model": "gpt-4", "nonce": "01"}
     other_round = round_id_for(messages, 4, member.address, "01")
+    drawn = draw_participants(other_round, list(weights), 2, weights)
+    other_model = {**payload, "model": "gpt-4", "nonce": "01", "participants": drawn}
     _error(
         answer(sign_envelope(member, "announce", other_round, other_model)), 400, "model_mismatch"
     )
@@ -311,9 +313,7 @@ def test_peer_messages_are_checked(swarm3) -> None:
     assert ok.status_code == 200 and ok.json()["type"] == "answer"
     assert ok.json()["sender"] == info["node"]
     _error(answer(good), 409, "replayed_message")
-    other = sign_envelope(
-        member, "announce", round_id, {**payload, "participants": [info["node"], member.address]}
-    )
+    other = sign_envelope(member, "announce", round_id, {**payload, "topic": "other"})
     _error(answer(other), 409, "equivocation")
     assert "swarm_messages_rejected_total" in httpx.get(url + "/metrics").text
     assert json.loads(ok.text)["payload"]["token_ids"]
