@@ -14,8 +14,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from node.api.openapi import openapi_document
 from node.api.protocol import ChatCompletionRequest
-from node.api.service import SwarmService
+from node.api.service import VERSION, SwarmService
 from node.api.sse import stream_completion
 from node.errors import BadRequest, HttpError, NotFound, Unauthorized, error_body
 from node.serve import PATHS
@@ -170,3 +171,9 @@ async def metrics(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"X-Content-Type": "text/plain; version=0.0.4"},
     )
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document of every route (`node.api.openapi`)."""
+    return web.json_response(openapi_document(VERSION))

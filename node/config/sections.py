@@ -36,10 +36,22 @@ class ServerConfig:
     """A bearer token that lets an auditor read this node's log
     (`GET /swarm/v1/log/export`, `swarm audit --url`); empty: the export is off.
     Set it through the environment (`SWARM_SERVER__AUDIT_TOKEN`) rather than a file."""
+    header_timeout: float = 20.0
+    """Seconds a connection has to send a complete request head, from its opening or
+    the end of the previous response; an idle keep-alive connection is closed after the
+    same time (`node.api.connections`)."""
+    body_timeout: float = 30.0
+    """Seconds to receive a request's whole body once its head is in; slower is a 408."""
+    max_connections: int = 512
+    """Open client connections at most; one more closes the oldest idle connection,
+    or, when every connection has a request in progress, is answered 503 and closed."""
 
     def __post_init__(self) -> None:
         _check(0 <= self.port <= 65535, "server.port must be 0..65535")
         _check(self.max_body_bytes >= 1024, "server.max_body_bytes must be at least 1024")
+        _check(self.header_timeout > 0, "server.header_timeout must be > 0")
+        _check(self.body_timeout > 0, "server.body_timeout must be > 0")
+        _check(self.max_connections >= 1, "server.max_connections must be at least 1")
         _check(
             not self.public_url or self.public_url.startswith(("http://", "https://")),
             "server.public_url must be an http(s) URL",
@@ -165,7 +177,6 @@ class RoundConfig:
     """Seconds a candidate whose calibration session failed (no replies in time, replies
     that do not fit, a failed score) may not open another session here."""
 
-
     def __post_init__(self) -> None:
         _check(self.max_participants >= 1, "round.max_participants must be at least 1")
         _check(self.min_answers >= 1, "round.min_answers must be at least 1")
@@ -182,7 +193,6 @@ class RoundConfig:
         _check(self.peer_burst >= 1, "round.peer_burst must be at least 1")
         _check(self.calibration_deadline > 0, "round.calibration_deadline must be positive")
         _check(self.calibration_cooldown >= 0, "round.calibration_cooldown must be ≥ 0")
-
 
 
 @dataclass
