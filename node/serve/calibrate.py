@@ -12,8 +12,9 @@ Two exchanges on one path, told apart by the message's type:
    candidate has a session open (409 `session_open`), or when `MAX_OPEN` sessions are
    open (503 `busy`). Who is a member and who is capable comes from the registry as
    this node last read it (`node.chain.membership.refresh`, every
-   `chain.refresh_seconds`; no RPC call per request): a member registered since is
-   told to ask again after the next read (`Retry-After`). Otherwise the reply is a
+   `chain.refresh_seconds`; no RPC call per request): a member registered (or one
+   that lost its admission) since is told to ask again after the next read
+   (`Retry-After`, which `node.calibration.calibrate` follows). Otherwise the reply is a
    signed `challenge`: `JUDGING` judging and `ANSWERING` answering challenges drawn
    from the bank with the session id as seed, the judging pairs in a seeded order,
    due within `round.calibration_deadline` seconds.
@@ -120,8 +121,10 @@ def _may_ask(ctx: NodeContext, desk: Desk, node: str, now: float) -> None:
         raise busy
     if ctx.address.lower() not in capable:
         raise Conflict("this node is not capable itself: its word would not count", "not_capable")
-    if node.lower() in capable:
-        raise Conflict(f"{node} is capable already", "already_capable")
+    if node.lower() in capable:  # as of the last read: a member that just lost it asks again
+        already = Conflict(f"{node} is capable already", "already_capable")
+        already.retry_after = wait
+        raise already
     if node.lower() not in ctx.peers.staked:
         refused = Conflict(
             f"{node} is not a registered, staked member (as of this node's last registry "
