@@ -26,6 +26,7 @@ import aiohttp
 
 from node.errors import BackendError
 from node.inference.base import Backend, Generation, SamplingSpec
+from node.peers.transport import MAX_REPLY_BYTES, read_json
 from reputation.calibration import (
     ALLOWED_CHECK_FAILURES,
     MAX_ANSWER_TOKENS,
@@ -251,7 +252,7 @@ async def check_answer(
 async def _post(http: aiohttp.ClientSession, url: str, message: dict[str, Any]) -> dict[str, Any]:
     try:
         async with http.post(url.rstrip("/") + "/swarm/v1/calibrate", json=message) as response:
-            body = await response.json(content_type=None)
+            body = await read_json(response, MAX_REPLY_BYTES)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise CalibrationFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
     if response.status != 200:

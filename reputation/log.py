@@ -180,9 +180,11 @@ class RecordRound:
 
 @dataclass(frozen=True)
 class RecordEvidence:
-    """Store a pair of messages that proves equivocation (checked before it is stored)."""
+    """Store a pair of messages that proves equivocation (checked before it is stored).
+    `first` may be the digest of a logged message (a receiver's guard keeps digests
+    only): it is read from the log, and nothing is stored if the log does not hold it."""
 
-    first: dict[str, Any]
+    first: dict[str, Any] | str
     second: dict[str, Any]
     kind: str = "equivocation"
 
@@ -273,7 +275,10 @@ class ConsensusLog:
         if isinstance(op, Append):
             canonical(op.message)
         elif isinstance(op, RecordEvidence):
-            check_equivocation(op.first, op.second)
+            if isinstance(op.first, str):  # the first is read from the log when stored
+                canonical(op.second)
+            else:
+                check_equivocation(op.first, op.second)
 
     def append(self, message: dict[str, Any]) -> LogEntry:
         """Append one signed message (stored in its canonical form)."""
@@ -284,7 +289,7 @@ class ConsensusLog:
     def record_round(self, stored: StoredRound) -> None:
         self.write([RecordRound(stored)])
 
-    def record_evidence(self, first: dict[str, Any], second: dict[str, Any]) -> None:
+    def record_evidence(self, first: dict[str, Any] | str, second: dict[str, Any]) -> None:
         self.write([RecordEvidence(first, second)])
 
     def _apply(self, op: Operation) -> LogEntry | None:
@@ -306,19 +311,27 @@ class ConsensusLog:
                 ],
             )
             return None
-        sender = check_equivocation(op.first, op.second)
+        first = op.first
+        if isinstance(first, str):
+            row = self.db.execute(
+                "SELECT raw FROM messages WHERE message_digest = ?", [first]
+            ).fetchone()
+            if row is None:
+                return None
+            first = json.loads(row[0])
+        sender = check_equivocation(first, op.second)
         self.db.execute(
             "INSERT OR IGNORE INTO evidence (kind, round_id, sender, message_type, "
             "first_digest, second_digest, first, second, detected) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 op.kind,
-                op.first["round_id"],
+                first["round_id"],
                 sender,
-                op.first["type"],
-                digest(op.first),
+                first["type"],
+                digest(first),
                 digest(op.second),
-                canonical(op.first).decode("utf-8"),
+                canonical(first).decode("utf-8"),
                 canonical(op.second).decode("utf-8"),
                 time.time(),
             ],

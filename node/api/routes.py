@@ -6,7 +6,6 @@ error shape built by `node.errors.error_body`.
 """
 
 import hmac
-import json
 import logging
 import math
 from typing import Any
@@ -20,6 +19,7 @@ from node.api.service import VERSION, SwarmService
 from node.api.sse import stream_completion
 from node.errors import BadRequest, HttpError, NotFound, Unauthorized, error_body
 from node.serve import PATHS
+from reputation.bounded import loads
 from reputation.export import stream_export
 
 __all__ = ["SERVICE", "error_middleware", "routes"]
@@ -60,10 +60,7 @@ async def _json(request: web.Request) -> Any:
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     raw = await request.read()
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"malformed JSON: {exc}") from exc
+    return loads(raw, limit)  # size and depth bounded before parsing: `reputation.bounded`
 
 
 def _validation_message(exc: ValidationError) -> str:
