@@ -45,6 +45,8 @@ class NodeContext:
     guard: MessageGuard = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.clock:  # the guard and the skew measurement read one clock
+            self.peers.peer_clock.clock = self.clock
         self.guard = MessageGuard(
             self.peers.registered,
             self.config.round.message_max_age,

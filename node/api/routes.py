@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from node.api.connections import read_body
 from node.api.openapi import openapi_document
 from node.api.protocol import ChatCompletionRequest
 from node.api.service import VERSION, SwarmService
@@ -59,7 +60,7 @@ async def _json(request: web.Request) -> Any:
     limit = request.app[SERVICE].ctx.config.server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    raw = await request.read()
+    raw = await read_body(request, request.app[SERVICE].ctx.config.server.body_timeout)
     return loads(raw, limit)  # size and depth bounded before parsing: `reputation.bounded`
 
 

@@ -143,26 +143,26 @@ class Directory:
 
     async def refresh(self) -> None:
         """Poll every remote's `/health` once: whether it is up, its model, and (from
-        its signed clock stamp, when the probe returns one as a third item) this node's
-        clock offset to it (`node.peers.clock`)."""
+        the signed clock stamp its `/health` carries) this node's clock offset to it
+        (`node.peers.clock`)."""
         peers = list(self.remotes)
         clock = self.peer_clock.clock
 
-        async def timed(url: str) -> tuple[float, tuple[Any, ...], float]:
+        async def timed(url: str) -> tuple[float, tuple[bool, str | None, Any], float]:
             sent = clock()
             state = await self.client.probe(url)
-            return sent, tuple(state), clock()
+            return sent, state, clock()
 
         states = await asyncio.gather(*(timed(p.url) for p in peers))
         for peer, (sent, state, received) in zip(peers, states, strict=True):
-            ok, model = state[0], state[1]
+            ok, model, stamp = state
             if ok != peer.healthy:
                 log.info("peer %s is %s", peer.address, "back" if ok else "down")
             peer.healthy = ok
             peer.seen = peer.seen or ok
             peer.model = model if ok else peer.model
-            if ok and len(state) > 2:
-                self.peer_clock.observe(peer.address, state[2], sent, received)
+            if ok and stamp is not None:
+                self.peer_clock.observe(peer.address, stamp, sent, received)
         self.peer_clock.keep([p.address for p in self.remotes])
         self.peer_clock.log_change(self.address)
 

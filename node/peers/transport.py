@@ -79,7 +79,7 @@ class PeerClient:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise PeerUnreachable(f"{type(exc).__name__}: {exc}") from exc
 
-    async def probe(self, url: str, timeout: float = 3.0) -> tuple[bool, str | None]:
+    async def probe(self, url: str, timeout: float = 3.0) -> tuple[bool, str | None, Any]:
         """A peer's `/health`: whether it is up, and the model it says it serves. Up: 200,
         or 503 with `"status": "starting"` (a node still gathering peers for its own
         rounds serves as a participant; counting it down would keep every node of a
@@ -89,14 +89,16 @@ class PeerClient:
                 url.rstrip("/") + "/health", timeout=aiohttp.ClientTimeout(total=timeout)
             ) as resp:
                 if resp.status not in (200, 503):
-                    return False, None
+                    return False, None, None
                 body = await read_json(resp, PROBE_BYTES)
         except (aiohttp.ClientError, TimeoutError, ValueError):
-            return False, None
+            return False, None, None
         if resp.status == 503 and not (isinstance(body, dict) and body.get("status") == "starting"):
-            return False, None
-        model = body.get("model") if isinstance(body, dict) else None
-        return True, model if isinstance(model, str) else None
+            return False, None, None
+        body = body if isinstance(body, dict) else {}
+        model, clock = body.get("model"), body.get("clock")
+        stamp = clock.get("stamp") if isinstance(clock, dict) else None
+        return True, model if isinstance(model, str) else None, stamp
 
     async def close(self) -> None:
         await self._session.close()

@@ -257,7 +257,7 @@ def test_bad_input_is_refused_before_any_work(swarm3, first_round) -> None:
 
     _error(post(None, content=b"{not json", headers={"content-type": "application/json"}), 400)
     _error(post({"model": "swarm"}), 400)
-    _error(post({"model": "gpt-4", "messages": POEM}), 400, "model_not_found")
+    _error(post({"model": "gpt-4", "messages": POEM}), 404, "model_not_found")
     _error(post({"model": "swarm", "messages": "hi"}), 400)
     _error(post({"model": "swarm", "messages": POEM, "max_tokens": "10"}), 400)
     _error(post({"model": "swarm", "messages": POEM, "stream": "yes"}), 400)

@@ -82,11 +82,6 @@ async def test_a_lying_minority_does_not_move_the_median(api_swarm) -> None:
         assert (await health(swarm.nodes[0].url))["clock"]["offset"] == report["offset"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs PeerClient.probe (the lead's) to return the /health body's clock.stamp "
-    "as a third item",
-)
 async def test_the_health_loop_measures_the_skew(api_swarm) -> None:
     async with api_swarm(3) as swarm:
         node = swarm.nodes[0]

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from node.api.connections import read_body
@@ -129,9 +128,6 @@ async def test_a_body_read_past_its_deadline_is_a_408() -> None:
         await runner.cleanup()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs node/api/routes.py `_json` to read with `read_body` (the lead's)"
-)
 async def test_a_node_answers_a_trickled_body_with_408(api_swarm) -> None:
     async with api_swarm(1, server={"body_timeout": 1.0}) as swarm:
         head = (
