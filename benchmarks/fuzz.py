@@ -5,15 +5,16 @@ error shape.
 It starts `swarm up --nodes 3` and reads `GET /openapi.json` from node 0. Hypothesis
 then draws, per request, a route of the document and one of these inputs:
 
-- `schema`: a body generated from the route's request schema (hypothesis-jsonschema);
-  for a peer route (a signed envelope) the generated payload is signed again, as
-  itself a valid message: by a registered node of the swarm (its key from the data
-  dir: signed-but-wrong peer messages from a member) or by a fresh key;
-- `mutated`: a schema body with one field replaced by any JSON value;
+- `schema`: a body that fits the route's request schema (schemathesis's positive
+  generation); for a peer route (a signed envelope) half of them are signed again,
+  so that the signature is valid: by a registered node of the swarm (its key from
+  the data dir: signed-but-wrong peer messages from a member) or by a fresh key;
+  half of the chat bodies name the model `swarm`, so that they run rounds;
+- `negative`: a body that breaks the schema (schemathesis's negative generation);
 - `json`: any JSON value;
 - `bytes`: random bytes, or a truncated schema body;
 - `hostile`: deeply nested, oversized or numerically extreme JSON;
-- for GET routes: random path parameters and query strings.
+- for GET routes: schema parameters, or odd path parameters and query strings.
 
 A request passes when the node answers it (no connection failure: the process
 alive), with a status below 500, and every 4xx body is `{"error": {"message",
@@ -29,27 +30,24 @@ by its request count and per-request timeouts.
 
 import argparse
 import json
-import random
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
 import httpx
+import schemathesis
 from eth_account import Account
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 from results import machine_line, write_section
+from schemathesis import GenerationMode
+from swarm_process import swarm_up
 
 from node.identity import load_keystore
 from node.local import LOCAL_PASSWORD
 from reputation.envelope import sign_envelope
 
-KINDS = ["schema", "schema", "mutated", "json", "bytes", "hostile"]
+KINDS = ["schema", "schema", "negative", "json", "bytes", "hostile"]
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
@@ -70,23 +68,6 @@ class Tally:
         what[route] += 1
         if len(self.examples) < 20:
             self.examples.append(f"{route}: {example}"[:300])
-
-
-def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """A route's schema with the document's definitions beside it, so that its local
-    `$ref`s (`#/components/...` or `#/$defs/...`) resolve."""
-    return {**schema, **{k: doc[k] for k in ("components", "$defs") if k in doc}}
-
-
-def _routes(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None]]:
-    out = []
-    for path, item in sorted(doc["paths"].items()):
-        for method, op in sorted(item.items()):
-            if method not in ("get", "post"):
-                continue
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-            out.append((method, path, _resolve(doc, body["schema"]) if body else None))
-    return out
 
 
 def _is_envelope(body: Any) -> bool:
@@ -151,11 +132,27 @@ def _check(tally: Tally, route: str, response: httpx.Response, json_route: bool)
             tally.note(route, tally.bad_shape, f"{response.status_code} not JSON")
 
 
+def _operations(doc: dict[str, Any]) -> list[Any]:
+    """The document's operations, as schemathesis reads them."""
+    schema = schemathesis.openapi.from_dict(doc)
+    return sorted((r.ok() for r in schema.get_all_operations()), key=lambda op: op.label)
+
+
+def _body(case: Any) -> bytes:
+    body = case.body
+    if isinstance(body, bytes):
+        return body
+    if body is None or type(body).__name__ == "NotSet":
+        return b""
+    return json.dumps(body).encode()
+
+
 def fuzz(url: str, doc: dict[str, Any], members: list[Any], requests: int, base: int) -> Tally:
     tally = Tally()
-    routes = _routes(doc)
+    operations = _operations(doc)
     strangers = [Account.create() for _ in range(2)]
-    strategies = {p: from_schema(s) for m, p, s in routes if s is not None}
+    positive = {op.label: op.as_strategy(GenerationMode.POSITIVE) for op in operations}
+    negative = {op.label: op.as_strategy(GenerationMode.NEGATIVE) for op in operations}
     client = httpx.Client(base_url=url, timeout=httpx.Timeout(120.0, connect=5.0))
 
     @seed(base)
@@ -168,26 +165,30 @@ def fuzz(url: str, doc: dict[str, Any], members: list[Any], requests: int, base:
     )
     @given(st.data())
     def one(data: Any) -> None:
-        method, path, schema = data.draw(st.sampled_from(routes))
-        route = f"{method.upper()} {path}"
+        op = data.draw(st.sampled_from(operations))
+        route = op.label
         tally.sent[route] += 1
-        json_route = not path.startswith("/metrics")
+        json_route = op.path != "/metrics"
         try:
-            if method == "get":
-                response = client.get(_path(path, data.draw))
+            if op.method.upper() == "GET":
+                case = data.draw(positive[route])
+                path = case.formatted_path
+                if "{" in op.path and data.draw(st.booleans()):
+                    path = _path(op.path, data.draw)
+                response = client.get(path, params=case.query or None)
                 _check(tally, route, response, json_route)
                 return
             kind = data.draw(st.sampled_from(KINDS))
             raw: bytes
-            if kind in ("schema", "mutated") and schema is not None:
-                body = data.draw(strategies[path])
+            if kind == "schema":
+                body = data.draw(positive[route]).body
+                if op.path == "/v1/chat/completions" and data.draw(st.booleans()):
+                    body = {**body, "model": "swarm"}  # a round, not only a refusal
                 if _is_envelope(body) and data.draw(st.booleans()):
-                    signer = data.draw(st.sampled_from(members + strangers))
-                    body = _resign(body, signer)
-                if kind == "mutated" and isinstance(body, dict) and body:
-                    key = data.draw(st.sampled_from(sorted(body)))
-                    body = {**body, key: data.draw(JSON)}
+                    body = _resign(body, data.draw(st.sampled_from(members + strangers)))
                 raw = json.dumps(body).encode()
+            elif kind == "negative":
+                raw = _body(data.draw(negative[route]))
             elif kind == "json":
                 raw = json.dumps(data.draw(JSON)).encode()
             elif kind == "bytes":
@@ -195,7 +196,7 @@ def fuzz(url: str, doc: dict[str, Any], members: list[Any], requests: int, base:
             else:
                 raw = _hostile(data.draw)
             headers = {"Content-Type": "application/json"}
-            _check(tally, route, client.post(path, content=raw, headers=headers), json_route)
+            _check(tally, route, client.post(op.path, content=raw, headers=headers), json_route)
         except httpx.TransportError as exc:
             tally.note(route, tally.crashes, f"{type(exc).__name__}: {exc}")
             time.sleep(1)
@@ -226,37 +227,19 @@ def _table(tally: Tally) -> str:
 
 
 def main(args: argparse.Namespace) -> None:
-    random.seed(args.seed)
-    home = Path(tempfile.mkdtemp(prefix="swarm-fuzz-"))
-    url = f"http://127.0.0.1:{args.port}"
-    log = home / "swarm.log"
-    command = [sys.executable, "-m", "node.cli", "up", "--nodes", "3", "--port", str(args.port)]
-    command += ["--max-tokens", "8", "--data-dir", str(home / "data"), "--no-pull"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    started = time.monotonic()
-    try:
-        while "endpoint:" not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() - started > 600:
-                raise RuntimeError("swarm up did not start:\n" + log.read_text()[-3000:])
-            time.sleep(1)
-        doc = httpx.get(url + "/openapi.json", timeout=10).json()
+    with swarm_up(args.port, max_tokens=8) as swarm:
+        doc = httpx.get(swarm.url + "/openapi.json", timeout=10).json()
         members = [
-            load_keystore(home / "data" / f"node-{i}" / "key.json", LOCAL_PASSWORD)
+            load_keystore(swarm.home / "data" / f"node-{i}" / "key.json", LOCAL_PASSWORD)
             for i in range(3)
         ]
         t0 = time.monotonic()
-        tally = fuzz(url, doc, members, args.requests, args.seed)
+        tally = fuzz(swarm.url, doc, members, args.requests, args.seed)
         took = time.monotonic() - t0
-        alive = proc.poll() is None
-        health = httpx.get(url + "/health", timeout=10).status_code if alive else None
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    tracebacks = log.read_text(errors="replace").count("Traceback")
+        alive = swarm.proc.poll() is None
+        health = httpx.get(swarm.url + "/health", timeout=10).status_code if alive else None
+        log = swarm.log
+    tracebacks = log.count("Traceback")
     body = "\n\n".join(
         [
             f"Measured by `benchmarks/fuzz.py` (`--requests {args.requests} --seed {args.seed}`).",

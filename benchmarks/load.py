@@ -21,15 +21,12 @@ to 127.0.0.1; every loop is bounded in time.
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 from results import machine_line, write_section
+from swarm_process import swarm_up
 
 LEVELS = [1, 8, 32, 128, 512]
 TOPICS = ["rivers", "bread", "magnets", "tides", "volcanoes", "bees", "glass", "clouds"]
@@ -114,24 +111,6 @@ async def _run_level(url: str, pid: int, clients: int, seconds: float) -> Level:
     return level
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], log: Path, url: str, timeout: float) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("swarm up exited:\n" + log.read_text()[-3000:])
-        if "endpoint:" in log.read_text(errors="replace"):
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-        time.sleep(1)
-    raise TimeoutError("swarm up not ready:\n" + log.read_text()[-3000:])
-
-
 def _table(levels: list[Level]) -> str:
     rows = [
         "| clients | sent | rounds/s | p50 s | p95 s | p99 s | 429 share | 429 p50 ms "
@@ -151,45 +130,15 @@ def _table(levels: list[Level]) -> str:
 
 
 async def main(args: argparse.Namespace) -> None:
-    home = Path(tempfile.mkdtemp(prefix="swarm-load-"))
-    port = args.port
-    url = f"http://127.0.0.1:{port}"
-    log = home / "swarm.log"
-    command = [
-        sys.executable,
-        "-m",
-        "node.cli",
-        "up",
-        "--nodes",
-        "3",
-        "--port",
-        str(port),
-        "--max-tokens",
-        str(args.max_tokens),
-        "--data-dir",
-        str(home / "data"),
-        "--no-pull",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_ready(proc, log, url, 600)
-        print(f"swarm up ready on {url} (pid {proc.pid})", flush=True)
+    with swarm_up(args.port, args.max_tokens) as swarm:
+        print(f"swarm up ready on {swarm.url} (pid {swarm.proc.pid})", flush=True)
         levels = []
         for clients in args.levels:
-            level = await _run_level(url, proc.pid, clients, args.seconds)
+            level = await _run_level(swarm.url, swarm.proc.pid, clients, args.seconds)
             levels.append(level)
             print(_table([level]).splitlines()[-1], flush=True)
-        in_flight = ""
-        for line in log.read_text(errors="replace").splitlines():
-            if "rounds in flight" in line:
-                in_flight = line.strip()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        async with aiohttp.ClientSession() as http, http.get(swarm.url + "/swarm/v1/info") as r:
+            admission = (await r.json())["admission"]
     ok_p50 = [_pct(lv.ok, 0.5) for lv in levels if lv.ok]
     body = "\n\n".join(
         [
@@ -203,7 +152,9 @@ async def main(args: argparse.Namespace) -> None:
             _table(levels),
             f"Admitted p50 across levels: {', '.join(f'{v:.2f}' for v in ok_p50)} s"
             + (f" (min {min(ok_p50):.2f}, max {max(ok_p50):.2f})." if ok_p50 else "."),
-            *([f"The node's admission line: `{in_flight}`"] if in_flight else []),
+            f"Node 0's limits (`/swarm/v1/info`): {admission['rounds']['limit']} rounds and "
+            f"{admission['plain']['limit']} plain generations in flight (derived from the "
+            "engine speed measured at start).",
             machine_line(),
         ]
     )

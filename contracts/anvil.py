@@ -43,7 +43,7 @@ from pathlib import Path
 from eth_account import Account
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
-from contracts.client import ChainError, Deployment, deploy
+from contracts.client import DEPLOYER_FUNDS, ChainError, Deployment, deploy
 from contracts.params import ChainParams
 
 __all__ = [
@@ -151,10 +151,6 @@ class Anvil:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-DEPLOYER_FUNDS = 10**18
-"""Wei the one-off deployer key gets for the deployment's gas."""
 
 
 async def deploy_on(rpc_url: str, params: ChainParams | None = None) -> Deployment:

@@ -24,6 +24,7 @@ from contracts.params import ChainParams
 from swarm_errors import SwarmError
 
 __all__ = [
+    "DEPLOYER_FUNDS",
     "Chain",
     "ChainError",
     "ChainRefused",
@@ -289,6 +290,11 @@ class Chain:
             event.get_logs(from_block=from_block, to_block=end, argument_filters=filters or None)
         )
         return list(logs)
+
+
+DEPLOYER_FUNDS = 10**18
+"""Wei a one-off deployer key gets for the deployment's gas (the local chains deploy
+from a fresh key each time, so that every deployment has an address of its own)."""
 
 
 async def deploy(

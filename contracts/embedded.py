@@ -21,15 +21,13 @@ from eth_utils import to_checksum_address
 from web3 import AsyncWeb3
 from web3.providers.eth_tester import AsyncEthereumTesterProvider
 
-from contracts.client import Chain, Deployment, deploy
+from contracts.client import DEPLOYER_FUNDS, Chain, Deployment, deploy
 from contracts.params import ChainParams
 
 __all__ = ["EMBEDDED", "EmbeddedChain"]
 
 EMBEDDED = "embedded"
 """The `rpc_url` of a `Deployment` on the embedded chain."""
-DEPLOYER_FUNDS = 10**18
-"""Wei the one-off deployer key gets for the deployment's gas."""
 
 
 @dataclass

@@ -114,6 +114,9 @@ async def start_node(
             embedded,
             cosign_timeout=config.round.timeout_floor * 2,
         )
+        # one probe of every peer now, so that readiness (`/health`) need not wait for
+        # the health loop's first round, one interval after start
+        await peers.refresh()
     except BaseException:
         if runner is not None:
             await runner.cleanup()

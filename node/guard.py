@@ -101,10 +101,7 @@ class MessageGuard:
         self._prune(now)
         key = message_key(message, sender)
         self._refuse_repeat(key, this, message)
-        if self._counts[key[2]] >= self.per_sender:
-            raise SenderOverBudget(
-                f"{sender} sent more than {self.per_sender} messages in {2 * self.max_age:g} s"
-            )
+        self._refuse_over_budget(key[2], sender)
         if remember:
             self._keep(key, this, now)
         return this
@@ -114,9 +111,11 @@ class MessageGuard:
         own checks passed. The replay check runs again: another copy may have been
         remembered in between (no await separates this check from the keeping)."""
         sender = recover_sender(message)
-        key, this = message_key(message, sender), digest(message)
+        key, this, now = message_key(message, sender), digest(message), self._clock()
+        self._prune(now)
         self._refuse_repeat(key, this, message)
-        self._keep(key, this, self._clock())
+        self._refuse_over_budget(key[2], sender)  # concurrent requests passed `check` too
+        self._keep(key, this, now)
 
     @property
     def remembered(self) -> int:
@@ -131,6 +130,12 @@ class MessageGuard:
             raise ReplayedMessage("message already received")
         self._on_equivocation(seen, message)
         raise Equivocation("a different message of this type for this round", seen, message)
+
+    def _refuse_over_budget(self, lowered: str, sender: str) -> None:
+        if self._counts[lowered] >= self.per_sender:
+            raise SenderOverBudget(
+                f"{sender} sent more than {self.per_sender} messages in {2 * self.max_age:g} s"
+            )
 
     def _keep(self, key: Key, this: str, now: float) -> None:
         self._seen[key] = this

@@ -10,10 +10,11 @@ limit to 100,000, and the C JSON scanner then overflows the C stack on about
 100 KB of `[` (SIGSEGV, no handler runs). A lower recursion limit is not a fix
 (the process's other code needs the high one, and a C stack overflow is no
 exception), so the depth is measured first: string literals are removed by one
-regular expression (the C `re` engine, atomic groups: linear), the remaining
-brackets are counted with numpy's cumulative sum. On malformed input the scan
-may over-count (an unterminated string), which only refuses what `json.loads`
-would refuse anyway.
+regular expression (the C `re` engine, atomic groups and an optional closing
+quote: linear on any input), the remaining brackets are counted with numpy's
+cumulative sum. On malformed input the scan may miscount (an unterminated string
+hides the brackets after it), which only lets through what `json.loads` refuses
+anyway.
 """
 
 import json
@@ -37,7 +38,10 @@ __all__ = [
 MAX_DEPTH = 32
 """Nesting depth that no message of the protocol comes near (a judge request is 5)."""
 
-_STRING = re.compile(rb'"(?>[^"\\]++|\\.)*+"', re.DOTALL)
+_STRING = re.compile(rb'"(?>[^"\\]++|\\.)*+"?', re.DOTALL)
+"""A string literal. The closing quote is optional: an unterminated string swallows the
+rest in one pass (with a required quote, the engine would try again from every later
+quote and the scan would be quadratic in the body's size)."""
 _BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 
 

@@ -51,7 +51,8 @@ async def read_body(request: web.Request, timeout: float) -> bytes:
 def _busy(handler: RequestHandler) -> bool:
     """Whether a connection has a request in progress or parsed and waiting (aiohttp's
     handler state: no public accessor)."""
-    return bool(handler._request_in_progress or handler._messages)
+    in_progress = getattr(handler, "_request_in_progress", True)  # unknown: busy, kept
+    return bool(in_progress or getattr(handler, "_messages", None))
 
 
 def _refusal() -> bytes:

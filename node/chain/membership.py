@@ -38,6 +38,7 @@ from contracts.client import Chain, ChainUnavailable
 from node.chain.outbox import Outbox
 from node.errors import ConfigError
 from node.peers.directory import Directory
+from reputation.chainlog import outbox_pending
 from reputation.history import ReputationHistory
 from reputation.rules import draw_weight
 
@@ -82,7 +83,12 @@ async def join(
         await write(outbox, "register", "register", [url, model], want, timeout)
         log.info("registered %s (%s at %s) with %g ether", address, model, url, want / 1e18)
         return
-    if (member.endpoint, member.model) != (url, model):
+    where = outbox.at
+    unfinished = await outbox.journal.read(lambda db: outbox_pending(db, where))
+    stale = [r for r in unfinished if r.key.startswith("update:") and r.args != [url, model]]
+    if (member.endpoint, member.model) != (url, model) or stale:
+        # an update queued for other settings (the node then restarted serving these)
+        # would still be sent: this one goes after it, so the chain ends on the current
         seq = await outbox.seq("update:")
         await write(outbox, f"update:{seq}:{url}:{model}", "update", [url, model], 0, timeout)
         log.info("updated %s to serve %s at %s", address, model, url)

@@ -21,7 +21,7 @@ def log_verify(db_path: Path) -> None:
     """Check the hash chain and every signature in a consensus log."""
     from reputation.log import ConsensusLog, verify_log
 
-    log = ConsensusLog(db_path)
+    log = ConsensusLog(db_path, readonly=True)
     try:
         count = verify_log(log)
     finally:

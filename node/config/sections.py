@@ -161,6 +161,12 @@ class RoundConfig:
     max_plain_in_flight: int = 0
     """Plain generations (the node's own model id, no round) at once; 0 derives it like
     `max_rounds_in_flight`."""
+    max_peer_work: int = 0
+    """Engine requests from other nodes (answer, judge, verify) served at once, all
+    senders together; one more is refused at once with 429. 0 derives it:
+    `max_participants` times the derived rounds in flight (`max_rounds_in_flight`'s
+    derivation), what a network of nodes like this one, each at its own limit, draws
+    this node into on average; no set of identities makes the engine do more."""
     peer_in_flight: int = 64
     """Requests one sender may have in flight at this node on one peer route (answer,
     judge, verify, cosign, calibrate); one more is refused with 429. At least what a
@@ -188,6 +194,7 @@ class RoundConfig:
         _check(self.peer_concurrency >= 1, "round.peer_concurrency must be at least 1")
         _check(self.max_rounds_in_flight >= 0, "round.max_rounds_in_flight must be ≥ 0")
         _check(self.max_plain_in_flight >= 0, "round.max_plain_in_flight must be ≥ 0")
+        _check(self.max_peer_work >= 0, "round.max_peer_work must be ≥ 0")
         _check(self.peer_in_flight >= 1, "round.peer_in_flight must be at least 1")
         _check(self.peer_rate > 0, "round.peer_rate must be positive")
         _check(self.peer_burst >= 1, "round.peer_burst must be at least 1")

@@ -33,7 +33,7 @@ def admit(ctx: NodeContext, announced: Announced, address: str, reply: Any) -> A
     admitted; its LSH signature is checked next, off the event loop (`signed`)."""
     if not isinstance(reply, dict) or reply.get("sender") != address:
         raise BadReply("answer signed by another node")  # before the guard remembers it
-    ctx.guard.check(reply, "answer", announced.round_id)
+    ctx.guard.check(reply, "answer", announced.round_id, remember=False)
     payload = payload_of(AnswerPayload, reply)
     if payload.announce != announced.digest or payload.prompt_hash != announced.prompt_hash:
         raise BadReply("answer is for another announcement")
@@ -42,6 +42,7 @@ def admit(ctx: NodeContext, announced: Announced, address: str, reply: Any) -> A
     if defect is not None:
         raise BadReply(f"{defect[0]}: {defect[1]}")
     claim = claim_of(reply, announced.message)
+    ctx.guard.remember(reply)  # kept once its cheap checks pass (`node.guard`)
     return Answer(address, reply, payload, claim, claim.key)
 
 

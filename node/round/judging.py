@@ -141,7 +141,7 @@ def _read(
     """A judge's signed verdicts, checked against its request, as comparisons."""
     if not isinstance(reply, dict) or reply.get("sender") != judge:
         raise BadReply("verdicts signed by another node")  # before the guard remembers them
-    ctx.guard.check(reply, "verdict", round_id)
+    ctx.guard.check(reply, "verdict", round_id, remember=False)
     payload = payload_of(VerdictPayload, reply)
     if payload.request != digest(requests[judge]):
         raise BadReply("verdicts for another request")
@@ -158,4 +158,5 @@ def _read(
         ):
             raise BadReply(f"verdict for task {v.task} does not match the request")
         out.append(Comparison(judge, a.first, a.second, v.p_first, v.mass))
+    ctx.guard.remember(reply)  # kept only once it passed: it is logged with the round
     return reply, out

@@ -163,10 +163,11 @@ def _read(
     """A verifier's signed verification (or signed refusal), checked, with its vote."""
     if not isinstance(reply, dict) or reply.get("sender") != verifier:
         raise BadReply("verification signed by another node")  # before the guard keeps it
-    ctx.guard.check(reply, "verification", round_id)
+    ctx.guard.check(reply, "verification", round_id, remember=False)
     payload = payload_of(VerificationPayload, reply)
     if (payload.subject, payload.request) != (subject, request):
         raise BadReply("verification for another answer or request")
+    ctx.guard.remember(reply)  # kept only once it is about what was asked
     results = list(payload.results)
     refusals = [r for r in results if r.method == REFUSAL]
     if refusals:

@@ -206,6 +206,11 @@ async def _attest(ctx: NodeContext, desk: Desk, message: dict[str, Any]) -> dict
     except ValueError as exc:
         desk.cool(node, now)
         raise BadRequest(str(exc)) from exc
+    except BaseException:
+        # any failed session costs its candidate the cool-down (replies that make the
+        # engine fail would otherwise buy another session of prefills at once)
+        desk.cool(node, now)
+        raise
     if not card.passed:
         desk.cool(node, now)
     # the chain's time, not this machine's: `attest` refuses an attestation issued after

@@ -158,3 +158,16 @@ def test_a_sender_cannot_make_the_guard_hold_more_than_its_cap() -> None:
     clock.now += 121  # once its messages expire, the sender may send again
     g.check(sign_envelope(MALLORY, "answer", "0xb", {}, timestamp=clock.now), "answer")
     assert g.remembered == 1
+
+
+def test_requests_racing_past_check_still_meet_the_cap_when_remembered() -> None:
+    clock = Clock()
+    g = MessageGuard(lambda: {MALLORY.address}, 60, clock, per_sender=3)
+    racing = [sign_envelope(MALLORY, "answer", f"0x{i}", {}, timestamp=clock.now) for i in range(5)]
+    for message in racing:  # all pass the check before any handler remembers one
+        g.check(message, "answer", remember=False)
+    for message in racing[:3]:
+        g.remember(message)
+    with pytest.raises(SenderOverBudget):
+        g.remember(racing[3])
+    assert g.remembered == 3

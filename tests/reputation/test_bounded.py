@@ -61,3 +61,13 @@ def test_a_nested_body_that_crashes_json_loads_is_refused_in_the_same_process() 
     assert bounded.returncode == 0 and bounded.stdout.strip() == b"refused"
     plain = subprocess.run([sys.executable, "-c", code, "plain"], capture_output=True)
     assert plain.returncode < 0  # the unbounded parser dies of a signal (SIGSEGV)
+
+
+@pytest.mark.timeout(20)
+def test_the_scan_is_linear_on_unterminated_strings() -> None:
+    """A string that never closes, with escaped quotes all along: with a required closing
+    quote the regex engine retried from every quote (40 KB took 11 s, 1 MB hours)."""
+    raw = b'"' + b'\\"' * 500_000
+    with pytest.raises(JsonRefused):
+        loads(raw, 2_000_000)
+    assert depth(b'["a", "b\\"[[[') == 1  # brackets after an unterminated string are hidden

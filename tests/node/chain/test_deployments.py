@@ -136,6 +136,29 @@ async def test_the_same_update_replayed_after_a_restart_is_one_write(tmp_path: P
         await journal.close()
 
 
+async def test_an_update_left_queued_is_not_the_last_word_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """A→B queued but not mined, then the node restarts serving A: the chain still says A,
+    but the queued B would be sent by the drain and leave the node advertising B."""
+    embedded = await EmbeddedChain.start()
+    chain = await embedded.connect()
+    account = Account.create()
+    await _funded(embedded, account)
+    journal = await Journal.open(tmp_path / "consensus.db")
+    try:
+        await join(chain, Outbox(chain, account, journal), account, URL, "A", 10**18, 30)
+        with pytest.raises(ConfigError, match="did not mine"):
+            await join(chain, Outbox(chain, account, journal), account, URL, "B", 10**18, 0)
+        restarted = Outbox(chain, account, journal)
+        await join(chain, restarted, account, URL, "A", 10**18, 30)
+        while not await restarted.drain():  # whatever is still queued goes out
+            pass
+        assert (await chain.member(account.address)).model == "A"
+    finally:
+        await journal.close()
+
+
 def test_rows_from_before_the_binding_belong_to_no_deployment_until_adopted(
     tmp_path: Path,
 ) -> None:

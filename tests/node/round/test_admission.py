@@ -168,3 +168,26 @@ async def test_a_senders_requests_in_flight_are_capped(scripted_swarm, model) ->
         gate.set()
         status, body, _ = await first
         assert status == 200 and body["type"] == "answer", body
+
+
+async def test_engine_work_for_all_peers_together_is_capped(scripted_swarm, model) -> None:
+    """Two members, each within its own budget, cannot make the engine do more than the
+    node's one cap on peers' engine work (`round.max_peer_work`)."""
+    gate = asyncio.Event()
+    async with scripted_swarm(gated(model, 3, gate), round={"max_peer_work": 1}) as s:
+        gate.clear()
+        target = s.nodes[0]
+        one, two = s.nodes[1].ctx.account, s.nodes[2].ctx.account
+        engine: Any = s.backends[0]
+        before = engine.waiting
+        pool = [one.address, target.ctx.address]
+        first = asyncio.create_task(post(target.url, PATHS["answer"], announce(one, pool)))
+        await until(lambda: engine.waiting == before + 1)
+        pool = [two.address, target.ctx.address]
+        status, body, headers = await post(target.url, PATHS["answer"], announce(two, pool))
+        assert (status, body["error"]["code"]) == (429, "rate_limit_exceeded"), body
+        assert "Retry-After" in headers
+        gate.set()
+        assert (await first)[0] == 200
+        # the place is given back: the second member is served now
+        assert (await post(target.url, PATHS["answer"], announce(two, pool)))[0] == 200

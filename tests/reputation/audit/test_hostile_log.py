@@ -166,3 +166,26 @@ async def test_a_nested_raw_settlement_and_evidence_exit_1_with_findings(logged,
     assert any(f["check"] == "settlement" and "batch 0" in f["message"] for f in findings)
     assert any(f["check"] == "columns" and "evidence row" in f["message"] for f in findings)
     assert any(f["check"] == "columns" and "rounds row" in f["message"] for f in findings)
+
+
+async def test_swarm_log_verify_refuses_a_hostile_log_in_one_line(logged, tmp_path) -> None:
+    """`swarm log verify` read raw messages with plain json.loads (a nested raw was a
+    SIGSEGV) and a BLOB raw was a traceback; now each is one line and exit 1."""
+    for label, value in (("nested", NESTED), ("blob", b"\x00\x01")):
+        (tmp_path / label).mkdir()
+        db = logged.copy(tmp_path / label)
+        seq = verdict_seqs(db, logged.round_ids[1])[0]
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE messages SET raw = ? WHERE seq = ?", [value, seq])
+        proc = await asyncio.create_subprocess_exec(
+            *SWARM,
+            "log",
+            "verify",
+            "--db",
+            str(db),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode == 1, (label, proc.returncode, err.decode()[-2000:])
+        assert b"Traceback" not in err and err.decode().startswith("Error: "), err
