@@ -125,11 +125,15 @@ def _check(tally: Tally, route: str, response: httpx.Response, json_route: bool)
         if not good:
             tally.note(route, tally.bad_shape, f"{response.status_code} {response.text[:200]}")
         return
-    if json_route:
+    if json_route and response.headers.get("content-type", "").startswith("application/json"):
         try:
             response.json()
         except ValueError:
             tally.note(route, tally.bad_shape, f"{response.status_code} not JSON")
+    elif json_route and not response.headers.get("content-type", "").startswith(
+        "text/event-stream"
+    ):  # a chat request with `stream: true` is answered as server-sent events
+        tally.note(route, tally.bad_shape, f"{response.status_code} neither JSON nor SSE")
 
 
 def _operations(doc: dict[str, Any]) -> list[Any]:

@@ -46,10 +46,13 @@ def round_id_for(
 
 
 def announced_by(
-    round_id: str, messages: Sequence[dict[str, str]], max_tokens: int, announcer: str, nonce: str
+    round_id: str | None, messages: Sequence[dict[str, str]], max_tokens: int, announcer: str, nonce: str
 ) -> bool:
     """Whether `round_id` is the id of this request announced by `announcer` with `nonce`:
-    nobody can announce a round in another coordinator's name."""
+    nobody can announce a round in another coordinator's name (and a message of no
+    round, `round_id` null, announces none)."""
+    if not isinstance(round_id, str):
+        return False
     return round_id_for(messages, max_tokens, announcer, nonce).lower() == round_id.lower()
 
 

@@ -97,6 +97,8 @@ def recover_sender(envelope: dict[str, Any]) -> str:
         raise EnvelopeError(f"signed message has unexpected fields {', '.join(sorted(extra))}")
     if not isinstance(envelope["sender"], str) or not isinstance(envelope["signature"], str):
         raise EnvelopeError("sender and signature must be strings")
+    if envelope["round_id"] is not None and not isinstance(envelope["round_id"], str):
+        raise EnvelopeError("round_id must be a string or null")
     stamp = envelope["timestamp"]
     if not isinstance(stamp, int | float) or isinstance(stamp, bool) or not _finite(stamp):
         raise EnvelopeError("timestamp must be a finite number of seconds")

@@ -178,3 +178,19 @@ async def test_an_announcement_addressed_to_one_node_is_no_round(swarm) -> None:
     status, body, _ = await post(target.url, PATHS["answer"], theirs)
     assert (status, body["error"]["code"]) == (400, "not_a_round")
     assert swarm.engines[0].calls == []
+
+
+async def test_peer_messages_of_no_round_are_refused_not_a_server_error(swarm) -> None:
+    """Found by benchmarks/fuzz.py: an announcement, judge or verify request signed with
+    a null or non-string round id was a 500 (the round id was read as a string)."""
+    from reputation.envelope import sign_envelope
+
+    member, target = swarm.nodes[1].ctx.account, swarm.nodes[0]
+    genuine = announce(member, [member.address, target.ctx.address])
+    for path, kind in (("answer", "announce"), ("judge", "judge_request")):
+        for round_id in (None, 7, ["0x1"]):
+            signed = sign_envelope(member, kind, None, genuine["payload"])
+            message = {**signed, "round_id": round_id}  # null: the signed message itself
+            status, body, _ = await post(target.url, PATHS[path], message)
+            assert 400 <= status < 500, (path, round_id, status, body)
+    assert swarm.engines[0].calls == []
