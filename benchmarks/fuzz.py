@@ -109,6 +109,7 @@ def _path(path: str, draw: Any) -> str:
 
 
 def _check(tally: Tally, route: str, response: httpx.Response, json_route: bool) -> None:
+    tally.sent[route] += 1
     tally.statuses[route][response.status_code] += 1
     if response.status_code >= 500:
         tally.note(route, tally.server_errors, f"{response.status_code} {response.text[:200]}")
@@ -171,7 +172,6 @@ def fuzz(url: str, doc: dict[str, Any], members: list[Any], requests: int, base:
     def one(data: Any) -> None:
         op = data.draw(st.sampled_from(operations))
         route = op.label
-        tally.sent[route] += 1
         json_route = op.path != "/metrics"
         try:
             if op.method.upper() == "GET":
@@ -202,6 +202,7 @@ def fuzz(url: str, doc: dict[str, Any], members: list[Any], requests: int, base:
             headers = {"Content-Type": "application/json"}
             _check(tally, route, client.post(op.path, content=raw, headers=headers), json_route)
         except httpx.TransportError as exc:
+            tally.sent[route] += 1
             tally.note(route, tally.crashes, f"{type(exc).__name__}: {exc}")
             time.sleep(1)
 
@@ -250,7 +251,8 @@ def main(args: argparse.Namespace) -> None:
             f"{sum(tally.sent.values())} generated requests in {took:.0f} s against "
             "`swarm up --nodes 3` (SmolLM2-135M, max_tokens 8), drawn from the node's "
             "`/openapi.json`: schema bodies (peer messages re-signed by a member or a fresh "
-            "key), mutated, arbitrary JSON, bytes, nested or oversized bodies, odd paths.",
+            "key; half the chat bodies name `swarm` and run rounds), schema-breaking bodies, "
+            "arbitrary JSON, bytes, nested or oversized bodies, odd path parameters.",
             _table(tally),
             f"After the run: the process {'alive' if alive else 'DEAD'}, `/health` {health}; "
             f"tracebacks in its log: {tracebacks}. Goal: 0 crashes, 0 5xx, 0 outside the "

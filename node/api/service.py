@@ -28,7 +28,13 @@ from node.errors import BadRequest, NotFound, TooManyRequests
 from node.inference.base import SamplingSpec
 from node.round import Coordinator, Progress, no_progress
 from node.serve import handlers
-from node.serve.limits import InFlight, Slot, derived_in_flight, retry_seconds
+from node.serve.limits import (
+    AdaptiveInFlight,
+    InFlight,
+    Slot,
+    derived_in_flight,
+    retry_seconds,
+)
 from reputation.result import StoredRound
 
 __all__ = ["VERSION", "SwarmService"]
@@ -44,16 +50,27 @@ class SwarmService:
         """The participant's handlers by peer path (`node.serve`)."""
         r, retry = ctx.config.round, retry_seconds(ctx.config, ctx.speed)
         derived = derived_in_flight(ctx.config, ctx.speed)
-        self.rounds = self._in_flight("rounds", r.max_rounds_in_flight or derived, retry)
+        self.rounds = self._in_flight("rounds", r.max_rounds_in_flight, derived, retry)
         """Client rounds in flight here: admission control (`node.serve.limits`)."""
-        self.plain = self._in_flight("plain", r.max_plain_in_flight or derived, retry)
+        self.plain = self._in_flight("plain", r.max_plain_in_flight, derived, retry)
         """Plain generations (this node's own model id) in flight here."""
 
-    def _in_flight(self, kind: str, limit: int, retry: float) -> InFlight:
+    def _in_flight(self, kind: str, fixed: int, ceiling: int, retry: float) -> InFlight:
+        """A fixed limit when the operator set one; else one that follows latency."""
         metrics = self.ctx.metrics
-        metrics.in_flight_limit.labels(kind).set(limit)
-        gauge = metrics.in_flight.labels(kind)
-        return InFlight(f"{kind} (client requests)", limit, retry, gauge.set)
+        gauge, limit = metrics.in_flight.labels(kind), metrics.in_flight_limit.labels(kind)
+        what = f"{kind} (client requests)"
+        if fixed:
+            limit.set(fixed)
+            return InFlight(what, fixed, retry, gauge.set)
+
+        def changed(count: int) -> None:
+            gauge.set(count)
+            limit.set(adaptive.limit)
+
+        adaptive = AdaptiveInFlight(what, ceiling, retry, changed)
+        limit.set(adaptive.limit)
+        return adaptive
 
     def admit(self, request: ChatCompletionRequest) -> Slot:
         """Check `request` and take its place in flight, at once: a 4xx for bad input,

@@ -68,3 +68,28 @@ def test_sender_budgets_cap_in_flight_and_rate_and_strangers_share_one() -> None
         budgets.take("/judge", "0x" + "bb" * 20)
     assert budgets.known() == 3  # alice on two routes, and the strangers' one
     assert ("/judge", OTHERS) in budgets._budgets
+
+
+def test_an_adaptive_limit_follows_the_latency_of_what_it_admitted() -> None:
+    """Fast requests grow the limit up to its ceiling; one far slower than the fastest
+    seen (the engine past saturation) cuts it, never below 1."""
+    from node.serve.limits import START_LIMIT, AdaptiveInFlight
+
+    now = [0.0]
+    limit = AdaptiveInFlight("rounds", 6, 1.0, clock=lambda: now[0])
+    assert limit.limit == START_LIMIT
+
+    def run(seconds: float) -> None:
+        with limit.acquire():
+            now[0] += seconds
+
+    for _ in range(40):
+        run(2.0)
+    assert limit.limit == 6  # grew to the ceiling, no further
+    run(20.0)  # ten times the fastest: saturated
+    assert limit.limit == 4
+    for _ in range(10):
+        run(50.0)
+    assert limit.limit == 1
+    with limit.acquire(), pytest.raises(TooManyRequests):
+        limit.acquire()  # at 1, the next is refused at once
