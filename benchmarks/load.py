@@ -138,7 +138,7 @@ async def main(args: argparse.Namespace) -> None:
             levels.append(level)
             print(_table([level]).splitlines()[-1], flush=True)
         async with aiohttp.ClientSession() as http, http.get(swarm.url + "/swarm/v1/info") as r:
-            admission = (await r.json())["admission"]
+            admission = (await r.json())["admission"]  # after the levels: where it adapted
     ok_p50 = [_pct(lv.ok, 0.5) for lv in levels if lv.ok]
     body = "\n\n".join(
         [
@@ -152,9 +152,10 @@ async def main(args: argparse.Namespace) -> None:
             _table(levels),
             f"Admitted p50 across levels: {', '.join(f'{v:.2f}' for v in ok_p50)} s"
             + (f" (min {min(ok_p50):.2f}, max {max(ok_p50):.2f})." if ok_p50 else "."),
-            f"Node 0's limits (`/swarm/v1/info`): {admission['rounds']['limit']} rounds and "
-            f"{admission['plain']['limit']} plain generations in flight (derived from the "
-            "engine speed measured at start).",
+            f"Node 0's limits after the run (`/swarm/v1/info`): "
+            f"{admission['rounds']['limit']} rounds and {admission['plain']['limit']} plain "
+            "generations in flight (adaptive: they follow the admitted requests' latency, "
+            "`node.serve.limits.AdaptiveInFlight`).",
             machine_line(),
         ]
     )

@@ -46,7 +46,11 @@ def round_id_for(
 
 
 def announced_by(
-    round_id: str | None, messages: Sequence[dict[str, str]], max_tokens: int, announcer: str, nonce: str
+    round_id: str | None,
+    messages: Sequence[dict[str, str]],
+    max_tokens: int,
+    announcer: str,
+    nonce: str,
 ) -> bool:
     """Whether `round_id` is the id of this request announced by `announcer` with `nonce`:
     nobody can announce a round in another coordinator's name (and a message of no
