@@ -63,11 +63,10 @@ def test_a_nested_body_that_crashes_json_loads_is_refused_in_the_same_process() 
     assert plain.returncode < 0  # the unbounded parser dies of a signal (SIGSEGV)
 
 
-@pytest.mark.timeout(20)
-def test_the_scan_is_linear_on_unterminated_strings() -> None:
-    """A string that never closes, with escaped quotes all along: with a required closing
-    quote the regex engine retried from every quote (40 KB took 11 s, 1 MB hours)."""
-    raw = b'"' + b'\\"' * 500_000
+def test_unterminated_strings_are_refused_and_hide_no_nesting_from_json() -> None:
+    """A string that never closes, with escaped quotes all along, is refused (how long the
+    scan takes on it, linear since the closing quote became optional, is measured by
+    benchmarks/bounded_scan.py, not here)."""
     with pytest.raises(JsonRefused):
-        loads(raw, 2_000_000)
+        loads(b'"' + b'\\"' * 5_000, 2_000_000)
     assert depth(b'["a", "b\\"[[[') == 1  # brackets after an unterminated string are hidden
