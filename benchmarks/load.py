@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 import aiohttp
+import numpy as np
 from results import machine_line, write_section
 from swarm_process import swarm_up
 
@@ -51,10 +52,7 @@ class Level:
 
 
 def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return float(np.percentile(values, 100 * q, method="higher")) if values else float("nan")
 
 
 def _rss_mb(pid: int) -> float:

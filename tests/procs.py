@@ -1,6 +1,7 @@
 """Real processes for integration tests: started on loopback, stopped by PID."""
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -10,10 +11,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-__all__ = ["Proc", "free_port", "running", "start", "wait_http", "wait_line"]
+__all__ = ["Proc", "audit_clean", "free_port", "running", "start", "wait_http", "wait_line"]
 
 
 def free_port() -> int:
@@ -110,3 +112,18 @@ def running(
         yield proc
     finally:
         proc.stop()
+
+
+def audit_clean(db: Path, *chain: str) -> dict[str, Any]:
+    """`swarm audit --json` of `db` as a process (with `chain`'s options: `--rpc … --registry
+    …` or `--local-chain …`): asserts it exits 0 clean with nothing unchecked; its summary."""
+    done = subprocess.run(
+        [sys.executable, "-m", "node.cli", "audit", "--json", "--db", str(db), *chain],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary: dict[str, Any] = json.loads(done.stdout)
+    assert summary["clean"] and summary["chain"] and not summary["unchecked"], summary
+    return summary

@@ -25,8 +25,8 @@ from node.context import NodeContext
 from node.errors import BadRequest, MessageRejected
 from node.inference.base import SamplingSpec
 from node.serve.admission import accept_message, admit
-from node.serve.rounds import check_prompt
-from reputation.draws import announced_by, answer_seed, draw_participants
+from node.serve.rounds import check_derived, check_prompt
+from reputation.draws import answer_seed, draw_participants
 from reputation.envelope import digest, sign_envelope
 from reputation.messages import AnnouncePayload, AnswerPayload, Sampling, payload_of
 from verification.signatures import encode_signature, signature
@@ -38,10 +38,7 @@ async def answer(ctx: NodeContext, message: Any) -> dict[str, Any]:
     announce_digest = accept_message(ctx, message, "announce")
     announce = payload_of(AnnouncePayload, message)
     chat = announce.chat()
-    if not announced_by(
-        message["round_id"], chat, announce.max_tokens, message["sender"], announce.nonce
-    ):
-        raise BadRequest("the round id does not derive from the announcer and its nonce")
+    check_derived(message["round_id"], announce, message["sender"])
     if ctx.address not in announce.participants:
         raise MessageRejected("this node is not a participant of the round")
     drawn = draw_participants(

@@ -18,7 +18,7 @@ from reputation.draws import announced_by
 from reputation.envelope import recover_sender
 from reputation.messages import AnnouncePayload, payload_of
 
-__all__ = ["check_prompt", "refuse", "round_announcement"]
+__all__ = ["check_derived", "check_prompt", "refuse", "round_announcement"]
 
 
 def round_announcement(
@@ -41,11 +41,17 @@ def round_announcement(
         err.code = "unknown_announcer"
         raise err
     announced = payload_of(AnnouncePayload, announce)
+    check_derived(round_id, announced, announcer)
+    return announce, announced
+
+
+def check_derived(round_id: Any, announced: AnnouncePayload, announcer: str) -> None:
+    """400 unless `round_id` derives from the announcer and its nonce
+    (`reputation.draws.announced_by`): nobody announces a round in another's name."""
     if not announced_by(
         round_id, announced.chat(), announced.max_tokens, announcer, announced.nonce
     ):
         raise BadRequest("the round id does not derive from the announcer and its nonce")
-    return announce, announced
 
 
 def check_prompt(ctx: NodeContext, chat: list[dict[str, str]]) -> None:

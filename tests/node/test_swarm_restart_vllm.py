@@ -6,16 +6,13 @@ One data dir for both starts (the second finds its keys, logs and chain there);
 `--nodes 3`, few tokens, to keep it cheap.
 """
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.node.chain.test_restart import free_ports
-from tests.procs import start, wait_line
+from tests.procs import audit_clean, start, wait_line
 
 pytestmark = pytest.mark.engine
 
@@ -50,16 +47,5 @@ def test_swarm_up_twice_keeps_its_chain_and_audits_clean(model_dir: Path, tmp_pa
     second = _up_and_ask(data, port, tmp_path / "second.log")
     assert "re-using contract" in second
     assert "registered 0x" not in second and "registering anew" not in second
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "node.cli", "audit", "--json"),
-            *("--db", str(data / "node-0" / "consensus.db"), "--local-chain", str(data)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    summary = json.loads(done.stdout)
-    assert summary["clean"] and summary["chain"] and not summary["unchecked"]
+    summary = audit_clean(data / "node-0" / "consensus.db", "--local-chain", str(data))
     assert summary["rounds"] == 2

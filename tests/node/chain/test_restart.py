@@ -6,10 +6,7 @@ Real: anvil from npm with a state file, the contract, keys, SQLite logs, HTTP on
 loopback, `swarm audit` as a process. The engine is the scripted stand-in.
 """
 
-import json
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +23,7 @@ from node.identity import load_or_create
 from node.local import LOCAL_PASSWORD, LocalSwarm, start_local_swarm
 from reputation.chainlog import batches
 from tests.node.round.test_branches import nodes, text
-from tests.procs import free_port
+from tests.procs import audit_clean, free_port
 from tests.scripted import ScriptedBackend, ScriptedModel
 
 CHAIN = {"chain": {"batch_rounds": 1, "batch_seconds": 3600}}
@@ -139,19 +136,9 @@ async def test_a_swarm_restarts_on_its_saved_chain_and_audits_clean_after_it_sto
         await swarm.stop()
 
     for i in range(3):
-        done = subprocess.run(
-            [
-                *(sys.executable, "-m", "node.cli", "audit", "--json"),
-                *("--db", str(tmp_path / f"node-{i}" / "consensus.db")),
-                *("--local-chain", str(tmp_path)),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        summary = json.loads(done.stdout)
-        assert summary["clean"] and summary["chain"] == contract and not summary["unchecked"]
+        db = tmp_path / f"node-{i}" / "consensus.db"
+        summary = audit_clean(db, "--local-chain", str(tmp_path))
+        assert summary["chain"] == contract
         assert summary["rounds"] == (2 if i == 0 else 0)  # node 0 coordinated both rounds
         assert summary["batches"] == (2 if i == 0 else 0)
 
